@@ -1,0 +1,93 @@
+package rooms
+
+import (
+	"context"
+	"database/sql"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/federation/pdu"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/gatehouse-chat/gatehouse/core/events"
+	"github.com/gatehouse-chat/gatehouse/core/storage"
+)
+
+var sqlNoRows = sql.ErrNoRows
+
+// persist writes ev inside the stream writer's transaction. It may run more
+// than once with different positions (see stream.ApplyFunc).
+func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVersion, ev *Event, red *redaction) error {
+	p := ev.PDU
+	pduJSON, err := events.EncodePDU(p)
+	if err != nil {
+		return err
+	}
+	var membership, relatesTo, relType any
+	if m := ev.Membership(); m != "" {
+		membership = string(m)
+	}
+	if rid, rt := ev.Relation(); rid != "" {
+		relatesTo, relType = rid, rt
+	}
+	if p.Type == event.StateCreate.Type {
+		if _, err := tx.Exec(ctx, `INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)`,
+			p.RoomID, string(version), p.Sender, p.OriginServerTS); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, depth, origin_ts,
+			membership, relates_to, rel_type, pdu, client)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		ev.Pos, ev.ID, p.RoomID, p.Type, p.StateKey, p.Sender, p.Depth, p.OriginServerTS,
+		membership, relatesTo, relType, string(pduJSON), string(ev.Client))
+	if err != nil {
+		return err
+	}
+	if p.StateKey != nil {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO current_state (room_id, type, state_key, event_id, stream_pos, membership)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (room_id, type, state_key) DO UPDATE
+			SET event_id = excluded.event_id, stream_pos = excluded.stream_pos, membership = excluded.membership`,
+			p.RoomID, p.Type, *p.StateKey, ev.ID, ev.Pos, membership); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE room_id = $1`, p.RoomID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)`, p.RoomID, ev.ID); err != nil {
+		return err
+	}
+	if ev.TxnID != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)`,
+			p.Sender, ev.DeviceID, ev.TxnID, ev.ID); err != nil {
+			return err
+		}
+	}
+	if red != nil {
+		if err := red.apply(ctx, tx, ev.ID); err != nil {
+			return err
+		}
+	}
+	for _, h := range s.hooks {
+		if err := h(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redaction is the change a redaction event makes to its target.
+type redaction struct {
+	target   *Event
+	stateKey *pdu.StateKey // set when the target is in the current state
+	pdu      []byte
+}
+
+func (red *redaction) apply(ctx context.Context, tx *storage.Tx, by id.EventID) error {
+	_, err := tx.Exec(ctx, `UPDATE events SET redacted_by = $1, pdu = $2, client = $3 WHERE event_id = $4`,
+		by, string(red.pdu), string(red.target.Client), red.target.ID)
+	return err
+}

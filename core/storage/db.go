@@ -1,0 +1,157 @@
+// Package storage owns the database handle shared by every domain: opening is
+// done by the sqlite/ and postgres/ subpackages, while this package holds the
+// one SQL dialect the domains write ($1 placeholders, ON CONFLICT upserts,
+// RETURNING), the schema migrations, and the error mapping hooks.
+//
+// Domains (rooms, accounts, media, ...) keep their own queries next to their
+// code and use *DB directly; there is no per-backend copy of any query.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite3"
+}
+
+// DB is a database with a writer and a reader pool. On SQLite the writer is a
+// single connection (SQLite allows one writer at a time and a Go-side queue is
+// cheaper than SQLITE_BUSY retries); on PostgreSQL both are the same pool.
+type DB struct {
+	Dialect Dialect
+	Writer  *sql.DB
+	Reader  *sql.DB
+
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
+
+	rebound sync.Map // query text -> dialect-specific text
+}
+
+// ErrNotFound is returned by domain lookups that found no row.
+var ErrNotFound = errors.New("not found")
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.Writer.Close()
+	if db.Reader != db.Writer {
+		err = errors.Join(err, db.Reader.Close())
+	}
+	return err
+}
+
+// Q returns query in the DB's dialect. Queries are written once with
+// PostgreSQL's $N placeholders; SQLite numbers named parameters by first
+// appearance, so $N is rewritten to SQLite's explicit ?N form.
+func (db *DB) Q(query string) string {
+	if db.Dialect == Postgres {
+		return query
+	}
+	if v, ok := db.rebound.Load(query); ok {
+		return v.(string)
+	}
+	out := rebindSQLite(query)
+	db.rebound.Store(query, out)
+	return out
+}
+
+func rebindSQLite(q string) string {
+	var b strings.Builder
+	b.Grow(len(q))
+	inString := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inString = !inString
+		}
+		if c == '$' && !inString && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+			b.WriteByte('?')
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Exec runs a statement on the writer.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.Writer.ExecContext(ctx, db.Q(query), args...)
+}
+
+// Query runs a read query on the reader pool.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.Reader.QueryContext(ctx, db.Q(query), args...)
+}
+
+// QueryRow runs a single-row read query on the reader pool.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.Reader.QueryRowContext(ctx, db.Q(query), args...)
+}
+
+// Tx is a write transaction that speaks the DB's dialect.
+type Tx struct {
+	*sql.Tx
+	db *DB
+}
+
+// Exec runs a statement inside the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.db.Q(query), args...)
+}
+
+// Query runs a query inside the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.db.Q(query), args...)
+}
+
+// QueryRow runs a single-row query inside the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.db.Q(query), args...)
+}
+
+// DB returns the database the transaction belongs to.
+func (tx *Tx) DB() *DB { return tx.db }
+
+// InTx runs fn in a write transaction, committing when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	tx := &Tx{Tx: sqlTx, db: db}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// Placeholders returns "$from, $from+1, ..." n times, for IN lists.
+func Placeholders(from, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(from + i))
+	}
+	return b.String()
+}

@@ -1,0 +1,252 @@
+// Package stream owns the server's one ordered stream of changes. Every write
+// that a /sync (or an appservice, or a federation sender) must later see goes
+// through the Writer, which gives it the next stream position and commits
+// concurrent writes together in one transaction (group commit). Positions
+// therefore become visible strictly in order, and a /sync token is a single
+// integer. Subscribers learn about committed changes through hooks.
+//
+// This package knows nothing of rooms or users beyond the IDs in a Change.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-chat/gatehouse/core/storage"
+)
+
+// Kind says what a change was, so subscribers can skip what they do not serve.
+type Kind uint8
+
+const (
+	KindEvent Kind = iota + 1
+	KindAccountData
+	KindReceipt
+	KindTyping
+	KindPresence
+	KindToDevice
+	KindDeviceList
+	KindProfile
+	KindOther
+)
+
+// Change describes one committed write. RoomID is set for room-scoped changes
+// (every member of the room may care); UserIDs lists users who care
+// regardless of rooms (the target of a membership, the owner of account data).
+type Change struct {
+	Pos     int64
+	Kind    Kind
+	RoomID  string
+	UserIDs []string
+	// Data carries kind-specific detail for in-process subscribers (e.g. the
+	// persisted event); it is never stored.
+	Data any
+}
+
+// ApplyFunc writes one change inside the batch transaction. It may run more
+// than once (with different positions) if another change in its batch fails,
+// so it must only write to tx.
+type ApplyFunc func(ctx context.Context, tx *storage.Tx, pos int64) error
+
+type op struct {
+	ctx    context.Context
+	change Change
+	apply  ApplyFunc
+	done   chan error
+}
+
+// Writer serialises and batches stream writes.
+type Writer struct {
+	db    *storage.DB
+	log   zerolog.Logger
+	ops   chan *op
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.RWMutex
+	pos   int64 // last committed position
+	hooks []func([]Change)
+}
+
+// MaxBatch bounds how many writes share a transaction.
+const MaxBatch = 256
+
+// NewWriter loads the last committed position and starts the commit loop.
+func NewWriter(ctx context.Context, db *storage.DB, log zerolog.Logger) (*Writer, error) {
+	w := &Writer{db: db, log: log, ops: make(chan *op, 4096), stop: make(chan struct{})}
+	err := db.QueryRow(ctx, `SELECT pos FROM stream_head WHERE id = 1`).Scan(&w.pos)
+	if err != nil {
+		return nil, fmt.Errorf("read stream head: %w", err)
+	}
+	w.wg.Add(1)
+	go w.loop()
+	return w, nil
+}
+
+// Subscribe adds a hook called, in commit order and from the commit
+// goroutine, with every committed batch. Hooks must not block: hand work to
+// your own goroutine. Subscribe before the first Submit.
+func (w *Writer) Subscribe(fn func([]Change)) {
+	w.mu.Lock()
+	w.hooks = append(w.hooks, fn)
+	w.mu.Unlock()
+}
+
+// Pos returns the last committed position.
+func (w *Writer) Pos() int64 {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.pos
+}
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("stream writer closed")
+
+// Submit commits one change and returns its position once it is durable.
+// apply may be nil for changes that live only in memory (typing).
+func (w *Writer) Submit(ctx context.Context, c Change, apply ApplyFunc) (int64, error) {
+	return w.Enqueue(ctx, c, apply).Wait()
+}
+
+// Pending is a queued write.
+type Pending struct {
+	o   *op
+	err error
+}
+
+// Enqueue queues a write without waiting for it. Writes commit in the order
+// they were enqueued, so a caller holding a lock (a room's) can enqueue, let
+// go of the lock, and then Wait, while the next writer builds on top.
+func (w *Writer) Enqueue(ctx context.Context, c Change, apply ApplyFunc) *Pending {
+	o := &op{ctx: context.WithoutCancel(ctx), change: c, apply: apply, done: make(chan error, 1)}
+	select {
+	case w.ops <- o:
+		return &Pending{o: o}
+	case <-w.stop:
+		return &Pending{err: ErrClosed}
+	}
+}
+
+// Wait blocks until the write is durable and returns its position. Once
+// queued the write happens even if the caller goes away: a client that
+// disconnects must not leave a half-known event behind.
+func (p *Pending) Wait() (int64, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	if err := <-p.o.done; err != nil {
+		return 0, err
+	}
+	return p.o.change.Pos, nil
+}
+
+// Close stops accepting writes and waits for queued ones to commit.
+func (w *Writer) Close() {
+	close(w.stop)
+	w.wg.Wait()
+	// Writes that raced with Close get an error instead of waiting forever.
+	for {
+		select {
+		case o := <-w.ops:
+			o.done <- ErrClosed
+		default:
+			return
+		}
+	}
+}
+
+func (w *Writer) loop() {
+	defer w.wg.Done()
+	batch := make([]*op, 0, MaxBatch)
+	for {
+		select {
+		case o := <-w.ops:
+			batch = append(batch[:0], o)
+		case <-w.stop:
+			for {
+				select {
+				case o := <-w.ops:
+					w.commit([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < MaxBatch {
+			select {
+			case o := <-w.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction. If one write fails the batch is
+// rolled back, the failing write gets its error, and the rest are retried.
+func (w *Writer) commit(batch []*op) {
+	for len(batch) > 0 {
+		failed, err := w.tryCommit(batch)
+		if err == nil {
+			w.publish(batch)
+			for _, o := range batch {
+				o.done <- nil
+			}
+			return
+		}
+		if failed < 0 {
+			// The transaction itself failed (disk full, connection lost).
+			w.log.Err(err).Int("writes", len(batch)).Msg("Stream commit failed")
+			for _, o := range batch {
+				o.done <- err
+			}
+			return
+		}
+		batch[failed].done <- err
+		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+}
+
+func (w *Writer) tryCommit(batch []*op) (failed int, err error) {
+	pos := w.pos
+	failed = -1
+	err = w.db.InTx(context.Background(), func(tx *storage.Tx) error {
+		for i, o := range batch {
+			pos++
+			o.change.Pos = pos
+			if o.apply == nil {
+				continue
+			}
+			if err := o.apply(o.ctx, tx, pos); err != nil {
+				failed = i
+				return err
+			}
+		}
+		_, err := tx.Exec(context.Background(), `UPDATE stream_head SET pos = $1 WHERE id = 1`, pos)
+		return err
+	})
+	if err != nil {
+		return failed, err
+	}
+	return -1, nil
+}
+
+func (w *Writer) publish(batch []*op) {
+	changes := make([]Change, len(batch))
+	for i, o := range batch {
+		changes[i] = o.change
+	}
+	w.mu.Lock()
+	w.pos = changes[len(changes)-1].Pos
+	hooks := w.hooks
+	w.mu.Unlock()
+	for _, h := range hooks {
+		h(changes)
+	}
+}
