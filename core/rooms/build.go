@@ -144,11 +144,17 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 			return nil, authError(err)
 		}
 	}
+	pduJSON, err := events.EncodePDU(p)
+	if errors.Is(err, events.ErrTooLarge) {
+		return nil, httpx.TooLarge("Event is larger than %d bytes", events.MaxEventSize)
+	} else if err != nil {
+		return nil, err
+	}
 	client, err := events.ClientJSON(p, eventID)
 	if err != nil {
 		return nil, err
 	}
-	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID}
+	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID, pduJSON: pduJSON}
 	return ev, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"maunium.net/go/mautrix/federation/pdu"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/gatehouse-chat/gatehouse/core/events"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 )
 
@@ -18,10 +17,7 @@ var sqlNoRows = sql.ErrNoRows
 // than once with different positions (see stream.ApplyFunc).
 func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVersion, ev *Event, red *redaction) error {
 	p := ev.PDU
-	pduJSON, err := events.EncodePDU(p)
-	if err != nil {
-		return err
-	}
+	pduJSON := ev.pduJSON
 	var membership, relatesTo, relType any
 	if m := ev.Membership(); m != "" {
 		membership = string(m)
@@ -35,7 +31,7 @@ func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVe
 			return err
 		}
 	}
-	_, err = tx.Exec(ctx, `
+	_, err := tx.Exec(ctx, `
 		INSERT INTO events (stream_pos, event_id, room_id, type, state_key, sender, depth, origin_ts,
 			membership, relates_to, rel_type, pdu, client)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,

@@ -85,6 +85,8 @@ type Event struct {
 	PDU     *pdu.PDU
 	// Client is the client-format JSON without "unsigned".
 	Client json.RawMessage
+	// pduJSON caches the federation JSON between build and persist.
+	pduJSON []byte
 	// TxnID and DeviceID are set for events sent by a local client with a
 	// transaction ID, so the sender's own /sync can echo transaction_id.
 	TxnID    string

@@ -69,6 +69,11 @@ type Writer struct {
 	mu    sync.RWMutex
 	pos   int64 // last committed position
 	hooks []func([]Change)
+
+	// closeMu orders Enqueue against Close: once closed is set no write can
+	// enter ops, so the loop's final drain sees every queued write.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 // MaxBatch bounds how many writes share a transaction.
@@ -122,12 +127,13 @@ type Pending struct {
 // go of the lock, and then Wait, while the next writer builds on top.
 func (w *Writer) Enqueue(ctx context.Context, c Change, apply ApplyFunc) *Pending {
 	o := &op{ctx: context.WithoutCancel(ctx), change: c, apply: apply, done: make(chan error, 1)}
-	select {
-	case w.ops <- o:
-		return &Pending{o: o}
-	case <-w.stop:
+	w.closeMu.RLock()
+	defer w.closeMu.RUnlock()
+	if w.closed {
 		return &Pending{err: ErrClosed}
 	}
+	w.ops <- o
+	return &Pending{o: o}
 }
 
 // Wait blocks until the write is durable and returns its position. Once
@@ -145,17 +151,15 @@ func (p *Pending) Wait() (int64, error) {
 
 // Close stops accepting writes and waits for queued ones to commit.
 func (w *Writer) Close() {
+	w.closeMu.Lock()
+	if w.closed {
+		w.closeMu.Unlock()
+		return
+	}
+	w.closed = true
+	w.closeMu.Unlock()
 	close(w.stop)
 	w.wg.Wait()
-	// Writes that raced with Close get an error instead of waiting forever.
-	for {
-		select {
-		case o := <-w.ops:
-			o.done <- ErrClosed
-		default:
-			return
-		}
-	}
 }
 
 func (w *Writer) loop() {
