@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/federation/eventauth"
@@ -113,6 +114,12 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 	if len(content) == 0 {
 		content = json.RawMessage("{}")
 	}
+	if !utf8.ValidString(req.Type) || (req.StateKey != nil && !utf8.ValidString(*req.StateKey)) {
+		return nil, httpx.InvalidParam("Event type and state key must be valid UTF-8")
+	}
+	if !utf8.Valid(content) {
+		return nil, httpx.BadJSON("Event content must be valid UTF-8")
+	}
 	p := &pdu.PDU{
 		Type: req.Type, StateKey: req.StateKey, Sender: req.Sender, RoomID: r.id,
 		Content: []byte(content), OriginServerTS: ts,
@@ -137,7 +144,8 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 	}
 	eventID, err := events.Sign(p, r.version, s.opts.ServerName, s.opts.Key)
 	if err != nil {
-		return nil, err
+		// Signing fails only on content canonical JSON cannot express.
+		return nil, httpx.BadJSON("Event content cannot be encoded as canonical JSON: %v", err)
 	}
 	if req.Type == event.StateCreate.Type {
 		if err := eventauth.Authorize(r.version, p, nil, nil, nil); err != nil {
