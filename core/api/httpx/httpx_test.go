@@ -63,6 +63,7 @@ func TestRouterErrors(t *testing.T) {
 		{"POST", "/_matrix/client/v3/thing", `[1]`, auth, 400, "M_BAD_JSON"},
 		{"POST", "/_matrix/client/v3/thing", `{"n":` + strings.Repeat("1", httpx.MaxJSONBody) + `}`, auth, 413, "M_TOO_LARGE"},
 		{"GET", "/_matrix/client/v3/nope", ``, nil, 404, "M_UNRECOGNIZED"},
+		{"GET", "/_matrix/client/v3/thing", ``, nil, 405, "M_UNRECOGNIZED"},
 		{"GET", "/_matrix/client/v3/panic", ``, nil, 500, "M_UNKNOWN"},
 	}
 	for _, c := range cases {

@@ -72,9 +72,28 @@ type Router struct {
 func NewRouter(auth Authenticator, log zerolog.Logger) *Router {
 	rt := &Router{Mux: http.NewServeMux(), Auth: auth, Log: log}
 	rt.Mux.Handle("/", Handler(func(r *http.Request) (any, error) {
+		if rt.otherMethodMatches(r) {
+			return nil, MethodNotAllowed()
+		}
 		return nil, Unrecognized("Unrecognized request: %s %s", r.Method, r.URL.Path)
 	}))
 	return rt
+}
+
+// otherMethodMatches reports whether the path is served for another method,
+// so the catch-all can answer 405 as the spec asks instead of 404.
+func (rt *Router) otherMethodMatches(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := rt.Mux.Handler(probe); pattern != "/" && pattern != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Public registers an endpoint that needs no access token.

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/gatehouse-chat/gatehouse/core/accounts"
+	"github.com/gatehouse-chat/gatehouse/core/api/admin"
+	mediaapi "github.com/gatehouse-chat/gatehouse/core/api/media"
+	"github.com/gatehouse-chat/gatehouse/core/directory"
+	"github.com/gatehouse-chat/gatehouse/core/media"
+	"github.com/gatehouse-chat/gatehouse/core/relations"
+	"github.com/gatehouse-chat/gatehouse/core/api/client"
+	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
+	"github.com/gatehouse-chat/gatehouse/core/config"
+	"github.com/gatehouse-chat/gatehouse/core/events"
+	"github.com/gatehouse-chat/gatehouse/core/ratelimit"
+	"github.com/gatehouse-chat/gatehouse/core/rooms"
+	"github.com/gatehouse-chat/gatehouse/core/storage"
+	"github.com/gatehouse-chat/gatehouse/core/stream"
+)
+
+// coreServer is the homeserver's services and its HTTP handler.
+type coreServer struct {
+	Handler  http.Handler
+	writer   *stream.Writer
+	Accounts *accounts.Service
+	Rooms    *rooms.Service
+}
+
+// newCore builds the domain services in dependency order and registers
+// every HTTP surface on one router.
+func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *events.SigningKey, log zerolog.Logger) (*coreServer, error) {
+	writer, err := stream.NewWriter(ctx, db, log.With().Str("component", "stream").Logger())
+	if err != nil {
+		return nil, err
+	}
+	notifier := stream.NewNotifier(writer.Pos())
+	writer.Subscribe(notifier.OnCommit)
+
+	acc := accounts.New(db, cfg.ServerName, accounts.Options{})
+	rs := rooms.New(db, writer, profilesOf{acc}, rooms.Options{
+		ServerName: cfg.ServerName, Key: key, DefaultVersion: id.RoomVersion(cfg.DefaultRoomVersion),
+		EncryptByDefault: cfg.EncryptionEnabledByDefaultForRoomType,
+	}, log.With().Str("component", "rooms").Logger())
+
+	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
+	if err != nil {
+		return nil, err
+	}
+	var previewer *media.Previewer
+	if cfg.URLPreviewEnabled {
+		if previewer, err = media.NewPreviewer(mediaSvc, media.PreviewConfig{Blacklist: cfg.URLPreviewIPRangeBlacklist}, log); err != nil {
+			return nil, err
+		}
+	}
+
+	rt := httpx.NewRouter(acc, log)
+	sendLimit := ratelimit.New(cfg.RcMessage, ratelimit.Options{}).Middleware(ratelimit.ByUser)
+	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: map[string]bool{}})
+	client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
+	admin.RegisterAdmin(rt, acc, cfg.RegistrationSharedSecret)
+	client.RegisterRooms(rt, rs, sendLimit)
+	client.RegisterProfile(rt, acc, rs)
+	client.RegisterDirectory(rt, directory.New(db, rs), cfg.ServerName, cfg.AllowPublicRoomsWithoutAuth)
+	rel := relations.New(db, rs)
+	client.RegisterRelations(rt, rel)
+	client.RegisterReports(rt, rel)
+	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
+	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
+	_ = notifier
+
+	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs}, nil
+}
+
+// Close stops the services in reverse order of creation.
+func (c *coreServer) Close() {
+	c.writer.Close()
+}
+
+// profilesOf adapts accounts to the Profiles interface rooms declares.
+type profilesOf struct{ acc *accounts.Service }
+
+func (p profilesOf) UserExists(ctx context.Context, u id.UserID) (bool, error) {
+	return p.acc.UserExists(ctx, u)
+}
+
+func (p profilesOf) Profile(ctx context.Context, u id.UserID) (string, string, error) {
+	prof, err := p.acc.Profile(ctx, u)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", "", nil
+	} else if err != nil {
+		return "", "", err
+	}
+	return prof.DisplayName, prof.AvatarURL, nil
+}
