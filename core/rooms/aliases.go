@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
@@ -47,9 +48,10 @@ func (s *Service) CreateAlias(ctx context.Context, alias id.RoomAlias, roomID id
 	return err
 }
 
-// DeleteAlias removes an alias; only its creator, a room moderator or a
-// server admin may (the caller checks admin).
-func (s *Service) DeleteAlias(ctx context.Context, alias id.RoomAlias, user id.UserID, isAdmin bool) error {
+// DeleteAlias removes an alias. When authorized is false only its creator
+// or a member allowed to send m.room.canonical_alias may; callers that
+// applied their own rule (admins, the directory API) pass true.
+func (s *Service) DeleteAlias(ctx context.Context, alias id.RoomAlias, user id.UserID, authorized bool) error {
 	var roomID id.RoomID
 	var creator id.UserID
 	err := s.db.QueryRow(ctx, `SELECT room_id, creator FROM room_aliases WHERE alias = $1`, alias).Scan(&roomID, &creator)
@@ -58,12 +60,16 @@ func (s *Service) DeleteAlias(ctx context.Context, alias id.RoomAlias, user id.U
 	} else if err != nil {
 		return err
 	}
-	if !isAdmin && creator != user {
+	if !authorized && creator != user {
 		pl, err := s.PowerLevels(ctx, roomID)
 		if err != nil {
 			return err
 		}
-		if pl.GetUserLevel(user) < pl.StateDefault() {
+		m, err := s.MembershipOf(ctx, roomID, user)
+		if err != nil {
+			return err
+		}
+		if m != event.MembershipJoin || pl.GetUserLevel(user) < pl.GetEventLevel(event.StateCanonicalAlias) {
 			return httpx.Forbidden("You may not delete this alias")
 		}
 	}

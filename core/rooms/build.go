@@ -67,6 +67,15 @@ func (s *Service) await(r *room, ev *Event, pending *stream.Pending) (*Event, er
 		return nil, fmt.Errorf("store event %s: %w", ev.ID, err)
 	}
 	ev.Pos = pos
+	if ev.PDU.StateKey != nil {
+		// The copy in the room's state learns its position under the lock
+		// (readers get copies made under the same lock).
+		r.mu.Lock()
+		if cur := r.state[pdu.StateKey{Type: ev.PDU.Type, StateKey: *ev.PDU.StateKey}]; cur != nil && cur.ID == ev.ID {
+			cur.Pos = pos
+		}
+		r.mu.Unlock()
+	}
 	return ev, nil
 }
 
@@ -99,7 +108,7 @@ func (s *Service) buildAndQueue(ctx context.Context, r *room, req SendRequest) (
 		change.UserIDs = []string{*ev.PDU.StateKey}
 	}
 	pending := s.writer.Enqueue(ctx, change, func(ctx context.Context, tx *storage.Tx, pos int64) error {
-		ev.Pos = pos
+		ev.Pos = pos // read only by persist hooks, on this same goroutine
 		return s.persist(ctx, tx, r.version, ev, redacted)
 	})
 	return ev, pending, nil
@@ -171,7 +180,9 @@ func (s *Service) advance(r *room, ev *Event, red *redaction) {
 	r.extremities = []id.EventID{ev.ID}
 	r.depth = ev.PDU.Depth
 	if ev.PDU.StateKey != nil {
-		r.state[pdu.StateKey{Type: ev.PDU.Type, StateKey: *ev.PDU.StateKey}] = ev
+		// A copy: the writer goroutine sets ev.Pos while readers look at state.
+		stateEv := *ev
+		r.state[pdu.StateKey{Type: ev.PDU.Type, StateKey: *ev.PDU.StateKey}] = &stateEv
 	}
 	if red != nil && red.stateKey != nil {
 		r.state[*red.stateKey] = red.target

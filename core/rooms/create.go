@@ -71,6 +71,11 @@ func (s *Service) CreateRoom(ctx context.Context, creator id.UserID, req *Create
 	if _, err := s.await(r, last, lastPending); err != nil {
 		return "", "", err
 	}
+	// Only the last event's position was recorded in memory; reload so
+	// every state event carries its stored position.
+	r.mu.Lock()
+	r.stale = true
+	r.mu.Unlock()
 	if req.Visibility == "public" {
 		if err := s.SetVisibility(ctx, roomID, "public"); err != nil {
 			return "", "", err

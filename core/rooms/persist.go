@@ -62,6 +62,12 @@ func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVe
 			return err
 		}
 	}
+	if m := ev.Membership(); (m == event.MembershipJoin || m == event.MembershipInvite) && p.StateKey != nil {
+		// Rejoining un-forgets the room.
+		if _, err := tx.Exec(ctx, `DELETE FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2`, *p.StateKey, p.RoomID); err != nil {
+			return err
+		}
+	}
 	if red != nil {
 		if err := red.apply(ctx, tx, ev.ID); err != nil {
 			return err
@@ -83,7 +89,7 @@ type redaction struct {
 }
 
 func (red *redaction) apply(ctx context.Context, tx *storage.Tx, by id.EventID) error {
-	_, err := tx.Exec(ctx, `UPDATE events SET redacted_by = $1, pdu = $2, client = $3 WHERE event_id = $4`,
+	_, err := tx.Exec(ctx, `UPDATE events SET redacted_by = $1, pdu = $2, client = $3, relates_to = NULL, rel_type = NULL WHERE event_id = $4`,
 		by, string(red.pdu), string(red.target.Client), red.target.ID)
 	return err
 }

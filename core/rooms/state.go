@@ -132,7 +132,8 @@ func (s *Service) CurrentState(ctx context.Context, roomID id.RoomID) ([]*Event,
 	defer r.mu.Unlock()
 	out := make([]*Event, 0, len(r.state))
 	for _, ev := range r.state {
-		out = append(out, ev)
+		c := *ev
+		out = append(out, &c)
 	}
 	return out, nil
 }
@@ -144,7 +145,12 @@ func (s *Service) StateEvent(ctx context.Context, roomID id.RoomID, evType, stat
 		return nil, err
 	}
 	defer r.mu.Unlock()
-	return r.state[pdu.StateKey{Type: evType, StateKey: stateKey}], nil
+	ev := r.state[pdu.StateKey{Type: evType, StateKey: stateKey}]
+	if ev == nil {
+		return nil, nil
+	}
+	c := *ev // a copy: Pos is set under the lock once the event commits
+	return &c, nil
 }
 
 // Version returns the room's version.
