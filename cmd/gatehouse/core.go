@@ -48,6 +48,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 		EncryptByDefault: cfg.EncryptionEnabledByDefaultForRoomType,
 	}, log.With().Str("component", "rooms").Logger())
 
+	acc.OnDeactivate(func(ctx context.Context, u id.UserID) { rs.LeaveAll(context.WithoutCancel(ctx), u) })
+
 	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -146,7 +147,11 @@ func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Ser
 				}
 				return nil, fmt.Errorf("listen on %s: %w", hostPort, err)
 			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+			handler := h
+			if l.XForwarded {
+				handler = forwardedFor(h)
+			}
+			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 			servers = append(servers, srv)
 			go func(l config.Listener) {
 				var err error
@@ -169,4 +174,18 @@ func printWelcome(cfg *config.Config, path string) {
 	fmt.Printf("Gatehouse %s is running for server_name %q at %s\n", Version, cfg.ServerName, cfg.BaseURL())
 	fmt.Printf("Config: %s\n", path)
 	fmt.Printf("Create the first admin with:\n  gatehouse register -c %s -a -u admin %s\n", path, cfg.BaseURL())
+}
+
+// forwardedFor trusts the reverse proxy's X-Forwarded-For (x_forwarded: true
+// on the listener) so rate limits and last-seen IPs see the real client.
+func forwardedFor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
+				r.RemoteAddr = net.JoinHostPort(ip.String(), "0")
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -180,3 +180,26 @@ func (s *Service) ProfileChanged(ctx context.Context, user id.UserID) error {
 	}
 	return nil
 }
+
+// LeaveAll makes a deactivated user leave every room they are joined to or
+// invited to, as Synapse does on deactivation.
+func (s *Service) LeaveAll(ctx context.Context, user id.UserID) {
+	rows, err := s.db.Query(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = $1 AND membership IN ('join', 'invite', 'knock')`, user)
+	if err != nil {
+		s.log.Warn().Err(err).Stringer("user_id", user).Msg("Failed to list rooms of deactivated user")
+		return
+	}
+	var roomIDs []id.RoomID
+	for rows.Next() {
+		var r id.RoomID
+		if rows.Scan(&r) == nil {
+			roomIDs = append(roomIDs, r)
+		}
+	}
+	rows.Close()
+	for _, roomID := range roomIDs {
+		if _, err := s.SetMembership(ctx, MembershipRequest{RoomID: roomID, Sender: user, Target: user, Membership: event.MembershipLeave}); err != nil {
+			s.log.Warn().Err(err).Stringer("room_id", roomID).Msg("Deactivated user could not leave room")
+		}
+	}
+}
