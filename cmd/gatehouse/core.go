@@ -8,7 +8,13 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/gatehouse-chat/gatehouse/core/accountdata"
 	"github.com/gatehouse-chat/gatehouse/core/accounts"
+	"github.com/gatehouse-chat/gatehouse/core/presence"
+	"github.com/gatehouse-chat/gatehouse/core/push"
+	"github.com/gatehouse-chat/gatehouse/core/receipts"
+	gsync "github.com/gatehouse-chat/gatehouse/core/sync"
+	"github.com/gatehouse-chat/gatehouse/core/typing"
 	"github.com/gatehouse-chat/gatehouse/core/api/admin"
 	mediaapi "github.com/gatehouse-chat/gatehouse/core/api/media"
 	"github.com/gatehouse-chat/gatehouse/core/directory"
@@ -30,6 +36,7 @@ type coreServer struct {
 	writer   *stream.Writer
 	Accounts *accounts.Service
 	Rooms    *rooms.Service
+	closers  []func()
 }
 
 // newCore builds the domain services in dependency order and registers
@@ -49,6 +56,15 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	}, log.With().Str("component", "rooms").Logger())
 
 	acc.OnDeactivate(func(ctx context.Context, u id.UserID) { rs.LeaveAll(context.WithoutCancel(ctx), u) })
+
+	pushSvc := push.New(db, writer, cfg.ServerName, log.With().Str("component", "push").Logger())
+	rs.AddPersistHook(pushSvc.PersistHook)
+	rcpt := receipts.New(db, writer, rs)
+	rcpt.OnRead(pushSvc.MarkRead)
+	typ := typing.New(writer, rs, log)
+	pres := presence.New(db, writer, log)
+	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountdata.New(db, writer), Receipts: rcpt,
+		Typing: typ, Presence: pres, Push: pushSvc}, log.With().Str("component", "sync").Logger())
 
 	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
 	if err != nil {
@@ -74,13 +90,17 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterReports(rt, rel)
 	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
 	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
-	_ = notifier
+	client.RegisterSync(rt, syncSvc)
 
-	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs}, nil
+	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs,
+		closers: []func(){pres.Close, typ.Close}}, nil
 }
 
 // Close stops the services in reverse order of creation.
 func (c *coreServer) Close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
 	c.writer.Close()
 }
 
