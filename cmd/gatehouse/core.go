@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/gatehouse-chat/gatehouse/appservice"
 	"github.com/gatehouse-chat/gatehouse/core/accountdata"
 	"github.com/gatehouse-chat/gatehouse/core/accounts"
 	"github.com/gatehouse-chat/gatehouse/core/presence"
@@ -15,6 +17,7 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/receipts"
 	gsync "github.com/gatehouse-chat/gatehouse/core/sync"
 	"github.com/gatehouse-chat/gatehouse/core/typing"
+	"github.com/gatehouse-chat/gatehouse/registration"
 	"github.com/gatehouse-chat/gatehouse/core/api/admin"
 	mediaapi "github.com/gatehouse-chat/gatehouse/core/api/media"
 	"github.com/gatehouse-chat/gatehouse/core/directory"
@@ -50,6 +53,12 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	writer.Subscribe(notifier.OnCommit)
 
 	acc := accounts.New(db, cfg.ServerName, accounts.Options{})
+	regs, err := registration.LoadFiles(cfg.AppServiceConfigFiles, cfg.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("app_service_config_files: %w", err)
+	}
+	asReg := appservice.NewRegistry(regs, cfg.ServerName, acc)
+	acc.SetAppServices(asReg)
 	rs := rooms.New(db, writer, profilesOf{acc}, rooms.Options{
 		ServerName: cfg.ServerName, Key: key, DefaultVersion: id.RoomVersion(cfg.DefaultRoomVersion),
 		EncryptByDefault: cfg.EncryptionEnabledByDefaultForRoomType,
@@ -63,6 +72,14 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	rcpt.OnRead(pushSvc.MarkRead)
 	typ := typing.New(writer, rs, log)
 	pres := presence.New(db, writer, log)
+	pusher, err := appservice.NewPusher(ctx, db, asReg, appservice.PusherOptions{Typing: typ, Receipts: rcpt, Presence: pres},
+		log.With().Str("component", "appservice").Logger())
+	if err != nil {
+		return nil, err
+	}
+	rs.AddPersistHook(pusher.PersistHook)
+	writer.Subscribe(pusher.OnCommit)
+	pusher.Start()
 	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountdata.New(db, writer), Receipts: rcpt,
 		Typing: typ, Presence: pres, Push: pushSvc}, log.With().Str("component", "sync").Logger())
 
@@ -79,7 +96,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 
 	rt := httpx.NewRouter(acc, log)
 	sendLimit := ratelimit.New(cfg.RcMessage, ratelimit.Options{}).Middleware(ratelimit.ByUser)
-	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: map[string]bool{}})
+	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: appservice.UnstableFeatures()})
+	client.RegisterAppServices(rt, appservice.NewAPI(asReg, pusher.Client(), pusher))
 	client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
 	admin.RegisterAdmin(rt, acc, cfg.RegistrationSharedSecret)
 	client.RegisterRooms(rt, rs, sendLimit)
@@ -93,7 +111,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterSync(rt, syncSvc)
 
 	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs,
-		closers: []func(){pres.Close, typ.Close}}, nil
+		closers: []func(){pres.Close, typ.Close, pusher.Close}}, nil
 }
 
 // Close stops the services in reverse order of creation.

@@ -111,10 +111,17 @@ func (s *Service) insertDevice(ctx context.Context, tx *storage.Tx, p LoginParam
 }
 
 func checkDeviceParams(p LoginParams) error {
-	if len(p.DeviceID) > maxDeviceIDLength || !utf8.ValidString(string(p.DeviceID)) {
+	return ValidateDevice(p.DeviceID, p.DeviceName)
+}
+
+// ValidateDevice checks a client-chosen device ID and display name, so
+// that /register can refuse them before creating the account rather than
+// fail at the login that follows.
+func ValidateDevice(deviceID id.DeviceID, name string) error {
+	if len(deviceID) > maxDeviceIDLength || !utf8.ValidString(string(deviceID)) {
 		return httpx.InvalidParam("device_id must be valid UTF-8 of at most %d bytes", maxDeviceIDLength)
 	}
-	if len(p.DeviceName) > maxDeviceNameLength {
+	if len(name) > maxDeviceNameLength {
 		return httpx.InvalidParam("Device display name is longer than %d bytes", maxDeviceNameLength)
 	}
 	return nil

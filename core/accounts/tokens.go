@@ -62,8 +62,9 @@ func (s *Service) Authenticate(r *http.Request) (*httpx.Caller, error) {
 	return &c, nil
 }
 
-// AuthenticateToken resolves a bare access token without a request (for
-// callers outside HTTP, such as websocket upgrades handled elsewhere).
+// AuthenticateToken resolves a bare user access token without a request,
+// for callers outside the router. It does not accept appservice tokens
+// (those need the request's ?user_id=) and does not record last-seen.
 func (s *Service) AuthenticateToken(ctx context.Context, token string) (*httpx.Caller, error) {
 	if token == "" {
 		return nil, httpx.MissingToken()

@@ -93,6 +93,9 @@ func (h *accountsAPI) register(r *http.Request) (any, error) {
 	if len(req.Password) > accounts.MaxPasswordLength {
 		return nil, httpx.InvalidParam("Password is longer than %d bytes", accounts.MaxPasswordLength)
 	}
+	if err := accounts.ValidateDevice(id.DeviceID(req.DeviceID), req.InitialDeviceDisplayName); err != nil {
+		return nil, err
+	}
 	sess, challenge, err := h.uia.Check(r, req.Auth, h.registerSpec())
 	if err != nil {
 		return nil, err
@@ -215,6 +218,9 @@ func (h *accountsAPI) registerAppService(r *http.Request, req *registerRequest) 
 	}
 	if req.Username == "" {
 		return nil, httpx.MissingParam("Missing username")
+	}
+	if err := accounts.ValidateDevice(id.DeviceID(req.DeviceID), req.InitialDeviceDisplayName); err != nil {
+		return nil, err
 	}
 	userID, err := h.acc.Register(r.Context(), accounts.RegisterParams{
 		Localpart: req.Username, Password: req.Password, AppServiceID: c.AppServiceID,

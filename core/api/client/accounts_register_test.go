@@ -41,6 +41,10 @@ func TestRegisterUIA(t *testing.T) {
 
 		e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "alice", "password": "x"}).want(t, 400, "M_USER_IN_USE")
 		e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "Bad Name", "password": "x"}).want(t, 400, "M_INVALID_USERNAME")
+		e.do("POST", "/_matrix/client/v3/register", "", map[string]any{
+			"username": "dev", "password": "x", "device_id": strings.Repeat("D", 300), "auth": map[string]any{"type": "m.login.dummy"},
+		}).want(t, 400, "M_INVALID_PARAM")
+		e.do("GET", "/_matrix/client/v3/register/available?username=dev", "", nil).want(t, 200, "")
 		e.do("POST", "/_matrix/client/v3/register?kind=guest", "", map[string]any{}).want(t, 403, "M_GUEST_ACCESS_FORBIDDEN")
 
 		// One request with the dummy stage, inhibit_login: no token.
