@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -73,7 +74,14 @@ func runServe(args []string) int {
 	}
 	defer core.Close()
 
-	servers, err := listen(cfg, core.Handler, log)
+	handler := core.Handler
+	if os.Getenv("GATEHOUSE_PPROF") == "1" {
+		// A debugging aid for `make bench -cpuprofile`: never on by default,
+		// since profiles reveal memory contents.
+		handler = withPprof(handler)
+		log.Warn().Msg("GATEHOUSE_PPROF=1: serving /debug/pprof on the client listener")
+	}
+	servers, err := listen(cfg, handler, log)
 	if err != nil {
 		log.Error().Err(err).Msg("Cannot listen; check listeners in the config")
 		return 1
@@ -188,4 +196,12 @@ func forwardedFor(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.Handle("/", h)
+	return mux
 }

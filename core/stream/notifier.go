@@ -40,6 +40,7 @@ func (n *Notifier) OnCommit(changes []Change) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, c := range changes {
+		c.Data = nil // the ring only needs IDs; don't keep events alive
 		n.recent[n.next] = c
 		n.next = (n.next + 1) % len(n.recent)
 		n.pos = c.Pos
