@@ -12,25 +12,29 @@ import (
 	"github.com/gatehouse-chat/gatehouse/appservice"
 	"github.com/gatehouse-chat/gatehouse/core/accountdata"
 	"github.com/gatehouse-chat/gatehouse/core/accounts"
-	"github.com/gatehouse-chat/gatehouse/core/presence"
-	"github.com/gatehouse-chat/gatehouse/core/push"
-	"github.com/gatehouse-chat/gatehouse/core/receipts"
-	gsync "github.com/gatehouse-chat/gatehouse/core/sync"
-	"github.com/gatehouse-chat/gatehouse/core/typing"
-	"github.com/gatehouse-chat/gatehouse/registration"
 	"github.com/gatehouse-chat/gatehouse/core/api/admin"
-	mediaapi "github.com/gatehouse-chat/gatehouse/core/api/media"
-	"github.com/gatehouse-chat/gatehouse/core/directory"
-	"github.com/gatehouse-chat/gatehouse/core/media"
-	"github.com/gatehouse-chat/gatehouse/core/relations"
 	"github.com/gatehouse-chat/gatehouse/core/api/client"
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
+	mediaapi "github.com/gatehouse-chat/gatehouse/core/api/media"
+	"github.com/gatehouse-chat/gatehouse/core/backup"
 	"github.com/gatehouse-chat/gatehouse/core/config"
+	"github.com/gatehouse-chat/gatehouse/core/directory"
 	"github.com/gatehouse-chat/gatehouse/core/events"
+	"github.com/gatehouse-chat/gatehouse/core/keys"
+	"github.com/gatehouse-chat/gatehouse/core/keys/syncext"
+	"github.com/gatehouse-chat/gatehouse/core/media"
+	"github.com/gatehouse-chat/gatehouse/core/presence"
+	"github.com/gatehouse-chat/gatehouse/core/push"
 	"github.com/gatehouse-chat/gatehouse/core/ratelimit"
+	"github.com/gatehouse-chat/gatehouse/core/receipts"
+	"github.com/gatehouse-chat/gatehouse/core/relations"
 	"github.com/gatehouse-chat/gatehouse/core/rooms"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/stream"
+	gsync "github.com/gatehouse-chat/gatehouse/core/sync"
+	"github.com/gatehouse-chat/gatehouse/core/todevice"
+	"github.com/gatehouse-chat/gatehouse/core/typing"
+	"github.com/gatehouse-chat/gatehouse/registration"
 )
 
 // coreServer is the homeserver's services and its HTTP handler.
@@ -96,9 +100,11 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 
 	rt := httpx.NewRouter(acc, log)
 	sendLimit := ratelimit.New(cfg.RcMessage, ratelimit.Options{}).Middleware(ratelimit.ByUser)
-	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: appservice.UnstableFeatures()})
+	unstable := appservice.UnstableFeatures()
+	unstable[client.DehydratedFeature] = true
+	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: unstable})
 	client.RegisterAppServices(rt, appservice.NewAPI(asReg, pusher.Client(), pusher))
-	client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
+	uia := client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
 	admin.RegisterAdmin(rt, acc, cfg.RegistrationSharedSecret)
 	client.RegisterRooms(rt, rs, sendLimit)
 	client.RegisterProfile(rt, acc, rs)
@@ -109,6 +115,16 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
 	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
 	client.RegisterSync(rt, syncSvc)
+
+	keysSvc := keys.New(db, writer, cfg.ServerName, acc, log.With().Str("component", "keys").Logger())
+	toDevice := todevice.New(db, writer, cfg.ServerName, log.With().Str("component", "todevice").Logger(), todevice.Options{})
+	acc.OnDeviceChange(keysSvc.OnDeviceChange)
+	acc.OnDeviceChange(toDevice.OnDeviceChange)
+	syncSvc.AddExtension(syncext.New(keysSvc, toDevice))
+	client.RegisterKeys(rt, keysSvc, uia)
+	client.RegisterToDevice(rt, toDevice)
+	client.RegisterBackup(rt, backup.New(db))
+	client.RegisterDehydrated(rt, keysSvc, toDevice)
 
 	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs,
 		closers: []func(){pres.Close, typ.Close, pusher.Close}}, nil

@@ -272,4 +272,3 @@ func randomString(n int) string {
 	}
 	return string(b)
 }
-

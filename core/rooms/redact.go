@@ -1,8 +1,8 @@
 package rooms
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 
 	"maunium.net/go/mautrix/event"

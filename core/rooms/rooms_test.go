@@ -3,8 +3,8 @@ package rooms_test
 import (
 	"context"
 	"encoding/json"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
@@ -21,7 +21,10 @@ import (
 
 type users map[id.UserID]string
 
-func (u users) UserExists(_ context.Context, user id.UserID) (bool, error) { _, ok := u[user]; return ok, nil }
+func (u users) UserExists(_ context.Context, user id.UserID) (bool, error) {
+	_, ok := u[user]
+	return ok, nil
+}
 func (u users) Profile(_ context.Context, user id.UserID) (string, string, error) {
 	return u[user], "", nil
 }

@@ -38,6 +38,11 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v, err := h(r)
 	if err != nil {
 		var me *Error
+		if !errors.As(err, &me) && r.Context().Err() != nil {
+			// The client went away (an abandoned long poll): nobody reads
+			// this answer and it is not a server fault.
+			return
+		}
 		if !errors.As(err, &me) {
 			zerolog.Ctx(r.Context()).Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("Request failed")
 			me = Unknown("Internal server error")
