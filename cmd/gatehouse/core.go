@@ -76,7 +76,9 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	rcpt.OnRead(pushSvc.MarkRead)
 	typ := typing.New(writer, rs, log)
 	pres := presence.New(db, writer, log)
-	pusher, err := appservice.NewPusher(ctx, db, asReg, appservice.PusherOptions{Typing: typ, Receipts: rcpt, Presence: pres},
+	keysSvc := keys.New(db, writer, cfg.ServerName, acc, log.With().Str("component", "keys").Logger())
+	pusher, err := appservice.NewPusher(ctx, db, asReg, appservice.PusherOptions{Typing: typ, Receipts: rcpt, Presence: pres,
+		Keys: asKeyCounts{acc: acc, keys: keysSvc}},
 		log.With().Str("component", "appservice").Logger())
 	if err != nil {
 		return nil, err
@@ -116,8 +118,9 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
 	client.RegisterSync(rt, syncSvc)
 
-	keysSvc := keys.New(db, writer, cfg.ServerName, acc, log.With().Str("component", "keys").Logger())
-	toDevice := todevice.New(db, writer, cfg.ServerName, log.With().Str("component", "todevice").Logger(), todevice.Options{})
+	toDevice := todevice.New(db, writer, cfg.ServerName, log.With().Str("component", "todevice").Logger(),
+		todevice.Options{OnQueue: queueToDeviceForAppServices(pusher)})
+	keysSvc.OnDeviceListChange(pusher.QueueDeviceListChange)
 	acc.OnDeviceChange(keysSvc.OnDeviceChange)
 	acc.OnDeviceChange(toDevice.OnDeviceChange)
 	syncSvc.AddExtension(syncext.New(keysSvc, toDevice))

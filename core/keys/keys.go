@@ -47,7 +47,16 @@ type Service struct {
 	serverName string
 	devices    Devices
 	log        zerolog.Logger
+	onChange   []ChangeHook
 }
+
+// ChangeHook runs inside the transaction that records a device list change
+// for userID (appservices queue it for MSC3202 transactions). It must only
+// write to tx.
+type ChangeHook func(ctx context.Context, tx *storage.Tx, pos int64, userID id.UserID) error
+
+// OnDeviceListChange registers h; call before serving.
+func (s *Service) OnDeviceListChange(h ChangeHook) { s.onChange = append(s.onChange, h) }
 
 // New returns a Service for serverName's users. devices may be nil when
 // dehydrated devices are not served.
@@ -98,7 +107,15 @@ func (s *Service) announce(ctx context.Context, userID id.UserID, write func(ctx
 					return err
 				}
 			}
-			return recordChange(ctx, tx, pos, userID, "")
+			if err := recordChange(ctx, tx, pos, userID, ""); err != nil {
+				return err
+			}
+			for _, h := range s.onChange {
+				if err := h(ctx, tx, pos, userID); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/tidwall/gjson"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
@@ -67,7 +68,18 @@ func (s *Service) Send(ctx context.Context, req SendRequest) error {
 	now := s.opts.Now().UnixMilli()
 	_, err = s.w.Submit(ctx, stream.Change{Kind: stream.KindToDevice, UserIDs: users},
 		func(ctx context.Context, tx *storage.Tx, pos int64) error {
-			return s.insert(ctx, tx, req, targets, pos, now)
+			if err := s.insert(ctx, tx, req, targets, pos, now); err != nil {
+				return err
+			}
+			if s.opts.OnQueue == nil {
+				return nil
+			}
+			msgs := make([]Queued, len(targets))
+			for i, t := range targets {
+				msgs[i] = Queued{Sender: req.Sender, Type: req.Type, ToUser: t.user, ToDevice: t.device,
+					Content: json.RawMessage(gjson.GetBytes(t.event, "content").Raw)}
+			}
+			return s.opts.OnQueue(ctx, tx, pos, msgs)
 		})
 	if errors.Is(err, errDuplicate) {
 		return nil

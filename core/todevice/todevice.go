@@ -19,6 +19,7 @@ package todevice
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -48,6 +49,20 @@ type Options struct {
 	BatchSize int
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// OnQueue runs inside the transaction that queues messages, with every
+	// copy ("*" already expanded). Appservices use it so their users'
+	// to-device messages are delivered in transactions even while the
+	// appservice is down. It must only write to tx.
+	OnQueue func(ctx context.Context, tx *storage.Tx, pos int64, msgs []Queued) error
+}
+
+// Queued is one copy of a to-device message for one device.
+type Queued struct {
+	Sender   id.UserID
+	Type     string
+	Content  json.RawMessage
+	ToUser   id.UserID
+	ToDevice id.DeviceID
 }
 
 // Service queues and delivers to-device messages.
