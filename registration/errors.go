@@ -2,51 +2,16 @@ package registration
 
 import (
 	"fmt"
-	"strings"
+	"github.com/gatehouse-chat/gatehouse/internal/diag"
 )
 
-// Problem is one thing wrong with a registration file.
-type Problem struct {
-	// File is the registration's path (or "registration <id>" for one
-	// built in code).
-	File string
-	// Line is 1-based, or 0 when unknown.
-	Line int
-	// Key is the YAML path, e.g. "namespaces.users[0].regex"; empty for
-	// problems with the whole file.
-	Key    string
-	Reason string
-}
-
-// String formats p like a compiler diagnostic: "file:line: key: reason".
-func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	b.WriteString(": ")
-	if p.Key != "" {
-		b.WriteString(p.Key + ": ")
-	}
-	b.WriteString(p.Reason)
-	return b.String()
-}
+// Problem is one thing wrong with a registration file (see diag.Problem);
+// File is the registration's path, or "registration <id>" for one built in code.
+type Problem = diag.Problem
 
 // Errors is every problem found; Load and Validate report them all at once
 // so an admin fixes a file in one round.
-type Errors struct {
-	Problems []Problem
-}
-
-// Error prints one problem per line.
-func (e *Errors) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+type Errors = diag.Errors
 
 // problems collects Problems for one file.
 type problems struct {
@@ -55,7 +20,7 @@ type problems struct {
 }
 
 func (ps *problems) add(line int, key, format string, args ...any) {
-	ps.list = append(ps.list, Problem{File: ps.file, Line: line, Key: key, Reason: fmt.Sprintf(format, args...)})
+	ps.list = append(ps.list, Problem{File: ps.file, Line: line, Path: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 func errorsOrNil(list []Problem) error {

@@ -20,14 +20,14 @@ const MaxFileSize = 1 << 20
 func LoadFile(path string) (*Registration, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, &Errors{Problems: []Problem{{File: path, Reason: fmt.Sprintf("cannot read: %v", err)}}}
+		return nil, &Errors{Problems: []Problem{{File: path, Msg: fmt.Sprintf("cannot read: %v", err)}}}
 	}
 	if st.Size() > MaxFileSize {
-		return nil, &Errors{Problems: []Problem{{File: path, Reason: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}}
+		return nil, &Errors{Problems: []Problem{{File: path, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Errors{Problems: []Problem{{File: path, Reason: fmt.Sprintf("cannot read: %v", err)}}}
+		return nil, &Errors{Problems: []Problem{{File: path, Msg: fmt.Sprintf("cannot read: %v", err)}}}
 	}
 	return Parse(path, data)
 }
@@ -62,10 +62,10 @@ func Parse(file string, data []byte) (*Registration, error) {
 	// the same key (an empty as_token is not also "missing").
 	bad := map[string]bool{}
 	for _, pr := range ps.list {
-		bad[pr.Key] = true
+		bad[pr.Path] = true
 	}
 	for _, pr := range r.check() {
-		if !bad[pr.Key] {
+		if !bad[pr.Path] {
 			ps.list = append(ps.list, pr)
 		}
 	}

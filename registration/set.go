@@ -39,7 +39,7 @@ func LoadFiles(paths []string, serverName string) ([]*Registration, error) {
 func ValidateSet(regs []*Registration, serverName string) error {
 	var all []Problem
 	add := func(r *Registration, key, format string, args ...any) {
-		all = append(all, Problem{File: r.name(), Line: r.lines[key], Key: key, Reason: fmt.Sprintf(format, args...)})
+		all = append(all, Problem{File: r.name(), Line: r.lines[key], Path: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	for i, a := range regs {
 		for _, b := range regs[:i] {
@@ -92,14 +92,14 @@ func overlaps(a, b *Registration) []Problem {
 				key := fmt.Sprintf("namespaces.%s[%d].regex", k.key, i)
 				hit, err := Overlap(x.Regex, y.Regex)
 				if errors.Is(err, ErrTooComplex) {
-					out = append(out, Problem{File: a.name(), Line: a.lines[key], Key: key, Reason: fmt.Sprintf(
+					out = append(out, Problem{File: a.name(), Line: a.lines[key], Path: key, Msg: fmt.Sprintf(
 						"cannot check exclusive namespace %q against %q of appservice %q: %v", x.Regex, y.Regex, b.ID, err)})
 					continue
 				}
 				if err != nil || !hit {
 					continue // a bad regex is reported by Validate
 				}
-				out = append(out, Problem{File: a.name(), Line: a.lines[key], Key: key, Reason: fmt.Sprintf(
+				out = append(out, Problem{File: a.name(), Line: a.lines[key], Path: key, Msg: fmt.Sprintf(
 					"exclusive namespace %q overlaps exclusive namespace %q (namespaces.%s[%d]) of appservice %q in %s",
 					x.Regex, y.Regex, k.key, j, b.ID, b.name())})
 			}

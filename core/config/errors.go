@@ -2,58 +2,16 @@ package config
 
 import (
 	"fmt"
+	"github.com/gatehouse-chat/gatehouse/internal/diag"
 	"sort"
-	"strings"
 )
 
-// Problem is one thing wrong with a configuration: where it is and what is
-// wrong with it.
-type Problem struct {
-	// File is the config file as named to Load; empty when Validate ran on
-	// a Config built in code.
-	File string
-	// Line is 1-based, or 0 when the value was not written in the file
-	// (a default) or no position is known.
-	Line int
-	// Path is the YAML path of the key, e.g. "listeners[0].port".
-	Path string
-	// Msg says what is wrong, and where it helps, what is accepted.
-	Msg string
-}
-
-// String formats p like a compiler diagnostic, "file:line: path: msg", so
-// editors and terminals can jump to it.
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d", p.Line)
-		}
-		b.WriteString(": ")
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path + ": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
+// Problem is one thing wrong with a configuration (see diag.Problem).
+type Problem = diag.Problem
 
 // Errors is every problem found in one configuration. Load and Validate
-// return it (as an error) instead of stopping at the first problem, so an
-// admin fixes a config in one round rather than one restart per mistake.
-type Errors struct {
-	Problems []Problem
-}
-
-// Error prints one problem per line.
-func (e *Errors) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+// return it instead of stopping at the first problem.
+type Errors = diag.Errors
 
 // errorsOrNil returns nil when there are no problems, so callers never see
 // a non-nil error interface holding an empty list.
