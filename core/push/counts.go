@@ -66,6 +66,9 @@ const recountLimit = 1000
 // It runs inside the receipt's transaction; register it with
 // receipts.Service.OnRead.
 func (s *Service) MarkRead(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo int64) error {
+	if err := flushCounts(ctx, tx); err != nil {
+		return err
+	}
 	var lastPos int64
 	err := tx.QueryRow(ctx, `SELECT last_pos FROM notification_counts WHERE room_id = $1 AND user_id = $2`,
 		room, user).Scan(&lastPos)

@@ -70,7 +70,7 @@ func (s *Service) PersistHook(ctx context.Context, tx *storage.Tx, ev *rooms.Eve
 		return err
 	}
 	view := &eventView{typ: p.Type, sender: p.Sender.String(), roomID: p.RoomID.String(), stateKey: p.StateKey, content: p.Content}
-	var rows []any
+	counts := pendingIn(tx)
 	add := func(user id.UserID, displayName string) error {
 		if user == p.Sender || !s.isLocal(user) {
 			return nil
@@ -80,7 +80,7 @@ func (s *Service) PersistHook(ctx context.Context, tx *storage.Tx, ev *rooms.Eve
 			return err
 		}
 		if notify, highlight := rules.eval(view, info, member{displayName: displayName}); notify {
-			rows = append(rows, user, p.RoomID, ev.Pos, highlight)
+			counts.add(p.RoomID, user, ev.Pos, highlight)
 		}
 		return nil
 	}
@@ -94,37 +94,13 @@ func (s *Service) PersistHook(ctx context.Context, tx *storage.Tx, ev *rooms.Eve
 			return err
 		}
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	return addNotifications(ctx, tx, rows)
+	return nil
 }
 
-// addNotifications adds rows of (user, room, pos, highlight) to the
-// running counts with one statement.
-func addNotifications(ctx context.Context, tx *storage.Tx, rows []any) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO notification_counts (user_id, room_id, last_pos, highlights, notifs) VALUES `)
-	args := make([]any, 0, len(rows))
-	for i := 0; i < len(rows); i += 4 {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "(%s, 1)", storage.Placeholders(i+1, 4))
-		hl := 0
-		if rows[i+3].(bool) {
-			hl = 1
-		}
-		args = append(args, rows[i], rows[i+1], rows[i+2], hl)
-	}
-	q.WriteString(` ON CONFLICT (room_id, user_id) DO UPDATE SET notifs = notification_counts.notifs + 1,
-		highlights = notification_counts.highlights + excluded.highlights, last_pos = excluded.last_pos`)
-	_, err := tx.Exec(ctx, q.String(), args...)
-	return err
-}
-
-// clearCounts forgets all of a user's notifications in a room.
+// clearCounts forgets all of a user's notifications in a room, including
+// increments of this batch not yet written.
 func clearCounts(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID) error {
+	pendingIn(tx).drop(room, user)
 	_, err := tx.Exec(ctx, `DELETE FROM notification_counts WHERE room_id = $1 AND user_id = $2`, room, user)
 	return err
 }

@@ -50,12 +50,7 @@ func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVe
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE room_id = $1`, p.RoomID); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)`, p.RoomID, ev.ID); err != nil {
-		return err
-	}
+	queueExtremity(tx, ev)
 	if ev.TxnID != "" {
 		if _, err := tx.Exec(ctx, `INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)`,
 			p.Sender, ev.DeviceID, ev.TxnID, ev.ID); err != nil {
@@ -79,6 +74,51 @@ func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVe
 		}
 	}
 	return nil
+}
+
+type extremityKey id.RoomID
+
+// extremityUpdate is a room's forward extremity change in one batch: the
+// extremities the batch's first event in the room was built on, and the
+// batch's last event there.
+type extremityUpdate struct {
+	room id.RoomID
+	prev []id.EventID
+	last id.EventID
+}
+
+// queueExtremity makes ev the room's only forward extremity when the batch
+// commits. Events of one room chain within a batch, so only the last one's
+// row is written: one statement per room and batch instead of two per event.
+func queueExtremity(tx *storage.Tx, ev *Event) {
+	u := tx.Value(extremityKey(ev.PDU.RoomID), func() any {
+		u := &extremityUpdate{room: ev.PDU.RoomID, prev: ev.PDU.PrevEvents}
+		tx.BeforeCommit(u.write)
+		return u
+	}).(*extremityUpdate)
+	u.last = ev.ID
+}
+
+// write replaces the row of the batch's starting extremity. History is
+// linear, so that is normally one row and one UPDATE does; anything else
+// (the create event, several extremities, a prev_event whose write failed
+// and left the batch) falls back to rewriting the room's rows.
+func (u *extremityUpdate) write(ctx context.Context, tx *storage.Tx) error {
+	if len(u.prev) == 1 {
+		res, err := tx.Exec(ctx, `UPDATE forward_extremities SET event_id = $1 WHERE room_id = $2 AND event_id = $3`,
+			u.last, u.room, u.prev[0])
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return nil
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM forward_extremities WHERE room_id = $1`, u.room); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)`, u.room, u.last)
+	return err
 }
 
 // redaction is the change a redaction event makes to its target.

@@ -151,6 +151,32 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 type Tx struct {
 	*sql.Tx
 	db *DB
+
+	values       map[any]any
+	beforeCommit []func(ctx context.Context, tx *Tx) error
+}
+
+// Value returns what is stored under key for this transaction, calling mk
+// to create it on first use. Writers that batch many changes into one
+// transaction use it to merge writes (one row update per batch instead of
+// one per change).
+func (tx *Tx) Value(key any, mk func() any) any {
+	if v, ok := tx.values[key]; ok {
+		return v
+	}
+	if tx.values == nil {
+		tx.values = map[any]any{}
+	}
+	v := mk()
+	tx.values[key] = v
+	return v
+}
+
+// BeforeCommit registers fn to run, in registration order, after the
+// transaction's work and just before it commits. An error rolls the whole
+// transaction back, so fn should only do writes that cannot conflict.
+func (tx *Tx) BeforeCommit(fn func(ctx context.Context, tx *Tx) error) {
+	tx.beforeCommit = append(tx.beforeCommit, fn)
 }
 
 // Exec runs a statement inside the transaction.
@@ -207,6 +233,12 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
+	}
+	for _, f := range tx.beforeCommit {
+		if err := f(ctx, tx); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
 	}
 	err = sqlTx.Commit()
 	if db.Dialect == SQLite {

@@ -26,7 +26,11 @@ func Open(ctx context.Context, dsn string, cpMin, cpMax int) (*storage.DB, error
 		cpMax = 10
 	}
 	pool.SetMaxOpenConns(cpMax)
-	pool.SetMaxIdleConns(max(cpMin, 1))
+	// Keep every open connection idle rather than cpMin: database/sql closes
+	// connections beyond the idle limit as soon as they are returned, so
+	// under concurrent sends each request would dial (and fork a backend)
+	// and re-prepare its statements on a fresh connection.
+	pool.SetMaxIdleConns(max(cpMin, cpMax, 1))
 	db := &storage.DB{Dialect: storage.Postgres, Writer: pool, Reader: pool, IsUniqueViolation: isUnique}
 	if err := pool.PingContext(ctx); err != nil {
 		_ = pool.Close()
