@@ -61,6 +61,9 @@ func (s *Service) await(r *room, ev *Event, pending *stream.Pending) (*Event, er
 		r.mu.Lock()
 		r.stale = true
 		r.mu.Unlock()
+		if errors.Is(err, stream.ErrPredecessorFailed) {
+			return nil, httpx.NewError(503, "M_UNKNOWN", "The event could not be stored because an earlier one failed; retry the request")
+		}
 		if s.db.IsUniqueViolation(err) && ev.TxnID != "" {
 			return nil, httpx.BadRequest("Transaction ID was already used for another event")
 		}

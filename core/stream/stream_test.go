@@ -129,3 +129,43 @@ func TestNotifierWakesOnlyInterested(t *testing.T) {
 		t.Fatalf("timeout returned %d", pos)
 	}
 }
+
+func TestFailedEventFailsLaterEventsOfItsRoom(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	ctx := context.Background()
+	w, err := stream.NewWriter(ctx, db, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Submit(ctx, stream.Change{Kind: stream.KindOther}, insert("#dup:x")); err != nil {
+		t.Fatal(err)
+	}
+	// A slow write keeps the writer busy so the next three queue up and
+	// share one batch: the first fails, the second (same room) must fail
+	// with it, the third (another room) must commit.
+	slow := w.Enqueue(ctx, stream.Change{Kind: stream.KindOther}, func(context.Context, *storage.Tx, int64) error {
+		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	time.Sleep(20 * time.Millisecond)
+	p1 := w.Enqueue(ctx, stream.Change{Kind: stream.KindEvent, RoomID: "!a:x"}, insert("#dup:x"))
+	p2 := w.Enqueue(ctx, stream.Change{Kind: stream.KindEvent, RoomID: "!a:x"}, insert("#a2:x"))
+	p3 := w.Enqueue(ctx, stream.Change{Kind: stream.KindEvent, RoomID: "!b:x"}, insert("#b1:x"))
+	if _, err := slow.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Wait(); err == nil {
+		t.Fatal("duplicate committed")
+	}
+	_, err2 := p2.Wait()
+	_, err3 := p3.Wait()
+	if err3 != nil {
+		t.Fatalf("other room's event failed: %v", err3)
+	}
+	var n int
+	_ = db.QueryRow(ctx, `SELECT COUNT(*) FROM room_aliases WHERE alias = '#a2:x'`).Scan(&n)
+	if !errors.Is(err2, stream.ErrPredecessorFailed) || n != 0 {
+		t.Fatalf("second event: err=%v, %d rows; want ErrPredecessorFailed and nothing stored", err2, n)
+	}
+}

@@ -212,10 +212,26 @@ func (w *Writer) commit(batch []*op) {
 			}
 			return
 		}
+		// Later events of the same room were built on the failed one (it is
+		// their prev_event): committing them would leave a hole in the
+		// room's history, so they fail too and their senders retry.
+		bad := batch[failed].change
 		batch[failed].done <- err
-		batch = append(batch[:failed:failed], batch[failed+1:]...)
+		rest := batch[:failed:failed]
+		for _, o := range batch[failed+1:] {
+			if bad.Kind == KindEvent && o.change.Kind == KindEvent && o.change.RoomID == bad.RoomID && bad.RoomID != "" {
+				o.done <- ErrPredecessorFailed
+				continue
+			}
+			rest = append(rest, o)
+		}
+		batch = rest
 	}
 }
+
+// ErrPredecessorFailed is returned for an event whose batch held a failed
+// event of the same room queued before it.
+var ErrPredecessorFailed = errors.New("an earlier event in this room failed to store")
 
 func (w *Writer) tryCommit(batch []*op) (failed int, err error) {
 	pos := w.pos
