@@ -63,7 +63,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	}
 	asReg := appservice.NewRegistry(regs, cfg.ServerName, acc)
 	acc.SetAppServices(asReg)
-	rs := rooms.New(db, writer, profilesOf{acc}, rooms.Options{
+	lookup := queryingAccounts{Service: acc, as: appservice.NewClient(asReg, nil)}
+	rs := rooms.New(db, writer, profilesOf{lookup}, rooms.Options{
 		ServerName: cfg.ServerName, Key: key, DefaultVersion: id.RoomVersion(cfg.DefaultRoomVersion),
 		EncryptByDefault: cfg.EncryptionEnabledByDefaultForRoomType,
 	}, log.With().Str("component", "rooms").Logger())
@@ -109,7 +110,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	uia := client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
 	admin.RegisterAdmin(rt, acc, cfg.RegistrationSharedSecret)
 	client.RegisterRooms(rt, rs, sendLimit)
-	client.RegisterProfile(rt, acc, rs)
+	client.RegisterProfile(rt, lookup, rs)
 	client.RegisterDirectory(rt, directory.New(db, rs), cfg.ServerName, cfg.AllowPublicRoomsWithoutAuth)
 	rel := relations.New(db, rs)
 	client.RegisterRelations(rt, rel)
@@ -141,8 +142,35 @@ func (c *coreServer) Close() {
 	c.writer.Close()
 }
 
+// queryingAccounts is accounts that, when a local user is unknown, first
+// asks the appservice whose namespace holds the user (GET
+// /_matrix/app/v1/users/{userId}), as the appservice API requires; a bridge
+// then creates its ghost on demand.
+type queryingAccounts struct {
+	*accounts.Service
+	as *appservice.Client
+}
+
+// UserExists reports whether u exists, asking appservices when not yet.
+func (q queryingAccounts) UserExists(ctx context.Context, u id.UserID) (bool, error) {
+	ok, err := q.Service.UserExists(ctx, u)
+	if err != nil || ok || !q.IsLocal(u) || !q.as.QueryUser(ctx, u) {
+		return ok, err
+	}
+	return q.Service.UserExists(ctx, u)
+}
+
+// Profile returns u's profile, asking appservices when u is unknown.
+func (q queryingAccounts) Profile(ctx context.Context, u id.UserID) (accounts.Profile, error) {
+	prof, err := q.Service.Profile(ctx, u)
+	if errors.Is(err, storage.ErrNotFound) && q.IsLocal(u) && q.as.QueryUser(ctx, u) {
+		return q.Service.Profile(ctx, u)
+	}
+	return prof, err
+}
+
 // profilesOf adapts accounts to the Profiles interface rooms declares.
-type profilesOf struct{ acc *accounts.Service }
+type profilesOf struct{ acc queryingAccounts }
 
 func (p profilesOf) UserExists(ctx context.Context, u id.UserID) (bool, error) {
 	return p.acc.UserExists(ctx, u)

@@ -25,6 +25,8 @@ type Options struct {
 	SharedSecret string
 	// EncryptionDefault is encryption_enabled_by_default_for_room_type; "invite" when empty.
 	EncryptionDefault string
+	// AppServiceConfigFiles is app_service_config_files: registration files to load.
+	AppServiceConfigFiles []string
 }
 
 // BaseURL is where the server described by o answers.
@@ -83,6 +85,12 @@ rc_login:
   failed_attempts: %s
 `, ServerName, o.BaseURL()+"/", o.Port, db, o.LogLevel, o.SharedSecret, o.EncryptionDefault,
 		limit, limit, limit, limit, limit)
+	for i, f := range o.AppServiceConfigFiles {
+		if i == 0 {
+			text += "app_service_config_files:\n"
+		}
+		text += "  - " + strconv.Quote(f) + "\n"
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return "", err
 	}
