@@ -33,18 +33,13 @@ type membershipBody struct {
 	Reason string    `json:"reason"`
 }
 
-// decodeMembership reads an optional {user_id, reason} body and keeps any
-// other keys as extra member content (spec: clients may add fields).
-func decodeMembership(r *http.Request) (*membershipBody, map[string]any, error) {
-	data, err := httpx.ReadBody(r)
-	if err != nil {
-		return nil, nil, err
-	}
+// decodeMembership reads an optional {user_id, reason} body.
+func decodeMembership(r *http.Request) (*membershipBody, error) {
 	var body membershipBody
-	if err := httpx.DecodeBytes(data, &body); err != nil {
-		return nil, nil, err
+	if err := httpx.Decode(r, &body); err != nil {
+		return nil, err
 	}
-	return &body, nil, nil
+	return &body, nil
 }
 
 // roomIDParam validates the {roomId} path segment.
@@ -75,7 +70,7 @@ func (h *RoomHandlers) join(r *http.Request) (any, error) {
 }
 
 func (h *RoomHandlers) doJoin(r *http.Request, target string) (any, error) {
-	body, _, err := decodeMembership(r)
+	body, err := decodeMembership(r)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +83,7 @@ func (h *RoomHandlers) doJoin(r *http.Request, target string) (any, error) {
 
 // knock: POST /_matrix/client/v3/knock/{roomIdOrAlias} asks to join a room.
 func (h *RoomHandlers) knock(r *http.Request) (any, error) {
-	body, _, err := decodeMembership(r)
+	body, err := decodeMembership(r)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +130,7 @@ func (h *RoomHandlers) unban(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, _, err := decodeMembership(r)
+	body, err := decodeMembership(r)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +139,7 @@ func (h *RoomHandlers) unban(r *http.Request) (any, error) {
 	} else if m != event.MembershipBan {
 		return nil, httpx.Forbidden("%s is not banned", body.UserID)
 	}
-	return h.setOther(r, roomID, body, event.MembershipLeave)
+	return h.setMembership(r, roomID, body, event.MembershipLeave)
 }
 
 func (h *RoomHandlers) changeOther(r *http.Request, m event.Membership) (any, error) {
@@ -152,7 +147,7 @@ func (h *RoomHandlers) changeOther(r *http.Request, m event.Membership) (any, er
 	if err != nil {
 		return nil, err
 	}
-	body, _, err := decodeMembership(r)
+	body, err := decodeMembership(r)
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +161,10 @@ func (h *RoomHandlers) changeOther(r *http.Request, m event.Membership) (any, er
 			return nil, httpx.Forbidden("%s is not in the room", body.UserID)
 		}
 	}
-	return h.setOther(r, roomID, body, m)
+	return h.setMembership(r, roomID, body, m)
 }
 
-func (h *RoomHandlers) setOther(r *http.Request, roomID id.RoomID, body *membershipBody, m event.Membership) (any, error) {
+func (h *RoomHandlers) setMembership(r *http.Request, roomID id.RoomID, body *membershipBody, m event.Membership) (any, error) {
 	if body.UserID == "" {
 		return nil, httpx.MissingParam("Missing user_id")
 	}
@@ -190,17 +185,12 @@ func (h *RoomHandlers) leave(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, _, err := decodeMembership(r)
+	body, err := decodeMembership(r)
 	if err != nil {
 		return nil, err
 	}
-	user := httpx.CallerFrom(r).UserID
-	_, err = h.Rooms.SetMembership(r.Context(), rooms.MembershipRequest{RoomID: roomID, Sender: user, Target: user,
-		Membership: event.MembershipLeave, Reason: body.Reason, TS: massagedTS(r)})
-	if err != nil {
-		return nil, err
-	}
-	return httpx.Empty, nil
+	body.UserID = httpx.CallerFrom(r).UserID
+	return h.setMembership(r, roomID, body, event.MembershipLeave)
 }
 
 // forget: POST /_matrix/client/v3/rooms/{roomId}/forget forgets a left room.
