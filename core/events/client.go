@@ -47,9 +47,13 @@ func RedactedClientJSON(p *pdu.PDU, version id.RoomVersion, eventID id.EventID) 
 	return ClientJSON(p.Clone().Redact(version), eventID)
 }
 
-// Sign fills hashes and signature and returns the event ID. It refuses
-// events over MaxEventSize.
+// Sign fills hashes and signature and returns the event ID, the reference
+// hash, for rooms of version 3 and later (SignV1 signs versions 1 and 2).
 func Sign(p *pdu.PDU, version id.RoomVersion, serverName string, key *SigningKey) (id.EventID, error) {
+	if OriginChosenIDs(version) {
+		// A view would sign (and GetEventID would accept) the wrong form.
+		return "", fmt.Errorf("sign event: room version %s events are signed with SignV1", version)
+	}
 	if err := p.Sign(version, serverName, key.ID, key.Priv); err != nil {
 		return "", fmt.Errorf("sign event: %w", err)
 	}
@@ -61,7 +65,8 @@ func Sign(p *pdu.PDU, version id.RoomVersion, serverName string, key *SigningKey
 }
 
 // EncodePDU returns the federation JSON of p, refusing oversized events.
-func EncodePDU(p *pdu.PDU) ([]byte, error) {
+// p is a *pdu.PDU, or a *pdu.RoomV1PDU in rooms of versions 1 and 2.
+func EncodePDU(p pdu.AnyPDU) ([]byte, error) {
 	data, err := jsonv2.Marshal(p)
 	if err != nil {
 		return nil, err
@@ -72,7 +77,8 @@ func EncodePDU(p *pdu.PDU) ([]byte, error) {
 	return data, nil
 }
 
-// DecodePDU parses stored federation JSON. PDUs use encoding/json/v2 tags
+// DecodePDU parses stored federation JSON of a room of version 3 or later
+// (DecodeV1PDU reads versions 1 and 2). PDUs use encoding/json/v2 tags
 // (unknown fields are kept), so they must go through json/v2.
 func DecodePDU(data []byte) (*pdu.PDU, error) {
 	var p pdu.PDU
@@ -83,10 +89,8 @@ func DecodePDU(data []byte) (*pdu.PDU, error) {
 }
 
 // SupportedVersions lists the room versions Gatehouse can create and serve.
-// NOTSPEC: versions 1 and 2 (event IDs chosen by the origin) are not
-// supported yet; they are only found in very old rooms.
 var SupportedVersions = []id.RoomVersion{
-	id.RoomV3, id.RoomV4, id.RoomV5, id.RoomV6, id.RoomV7, id.RoomV8, id.RoomV9, id.RoomV10, id.RoomV11,
+	id.RoomV1, id.RoomV2, id.RoomV3, id.RoomV4, id.RoomV5, id.RoomV6, id.RoomV7, id.RoomV8, id.RoomV9, id.RoomV10, id.RoomV11,
 }
 
 // IsSupported reports whether v is in SupportedVersions.

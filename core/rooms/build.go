@@ -142,6 +142,10 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 		target := req.Redacts
 		p.Redacts = &target
 	}
+	legacy := events.OriginChosenIDs(r.version)
+	if legacy {
+		p.InternalMeta.EventID = events.NewEventID(s.opts.ServerName)
+	}
 	var authEvents []*pdu.PDU
 	for _, k := range p.AuthEventSelection(r.version) {
 		if ae := r.state[k]; ae != nil {
@@ -153,9 +157,22 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 		if err := eventauth.Authorize(r.version, p, authEvents, nil, nil); err != nil {
 			return nil, authError(err)
 		}
+		if legacy {
+			if err := authorizeLegacyRedaction(r, p); err != nil {
+				return nil, authError(err)
+			}
+		}
 	}
-	eventID, err := events.Sign(p, r.version, s.opts.ServerName, s.opts.Key)
-	if err != nil {
+	var stored pdu.AnyPDU = p
+	var eventID id.EventID
+	var lp *legacyPDU
+	var err error
+	if legacy {
+		if lp, err = s.signLegacy(r, p); err != nil {
+			return nil, err
+		}
+		eventID, stored = lp.pdu.EventID, lp.pdu
+	} else if eventID, err = events.Sign(p, r.version, s.opts.ServerName, s.opts.Key); err != nil {
 		// Signing fails only on content canonical JSON cannot express.
 		return nil, httpx.BadJSON("Event content cannot be encoded as canonical JSON: %v", err)
 	}
@@ -164,7 +181,7 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 			return nil, authError(err)
 		}
 	}
-	pduJSON, err := events.EncodePDU(p)
+	pduJSON, err := events.EncodePDU(stored)
 	if errors.Is(err, events.ErrTooLarge) {
 		return nil, httpx.TooLarge("Event is larger than %d bytes", events.MaxEventSize)
 	} else if err != nil {
@@ -174,13 +191,16 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 	if err != nil {
 		return nil, err
 	}
-	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID, pduJSON: pduJSON}
+	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID, pduJSON: pduJSON, legacy: lp}
 	return ev, nil
 }
 
 // advance moves the room's head past ev, before it commits.
 func (s *Service) advance(r *room, ev *Event, red *redaction) {
 	r.extremities = []id.EventID{ev.ID}
+	if ev.legacy != nil {
+		r.legacyHead = []*legacyPDU{ev.legacy}
+	}
 	r.depth = ev.PDU.Depth
 	if ev.PDU.StateKey != nil {
 		// A copy: the writer goroutine sets ev.Pos while readers look at state.

@@ -26,11 +26,12 @@ func (s *Service) GetEvent(ctx context.Context, eventID id.EventID) (*Event, err
 		}
 		return nil, err
 	}
-	p, err := events.DecodePDU([]byte(pduJSON))
+	ev.Version = id.RoomVersion(version)
+	p, legacy, err := decodeStored([]byte(pduJSON), ev.Version)
 	if err != nil {
 		return nil, err
 	}
-	ev.PDU, ev.Client, ev.Version = p, []byte(client), id.RoomVersion(version)
+	ev.PDU, ev.Client, ev.legacy = p, []byte(client), legacy
 	return &ev, nil
 }
 
@@ -56,8 +57,17 @@ func (s *Service) prepareRedaction(ctx context.Context, r *room, ev *Event) (*re
 			return nil, httpx.Forbidden("You don't have permission to redact other users' events")
 		}
 	}
-	redactedPDU := target.PDU.Clone().Redact(r.version)
-	pduJSON, err := events.EncodePDU(redactedPDU)
+	var redactedPDU *pdu.PDU
+	var stored pdu.AnyPDU
+	var legacy *legacyPDU
+	if target.legacy != nil {
+		legacy = target.legacy.redacted(r.version)
+		redactedPDU, stored = events.ToView(legacy.pdu), legacy.pdu
+	} else {
+		redactedPDU = target.PDU.Clone().Redact(r.version)
+		stored = redactedPDU
+	}
+	pduJSON, err := events.EncodePDU(stored)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +75,7 @@ func (s *Service) prepareRedaction(ctx context.Context, r *room, ev *Event) (*re
 	if err != nil {
 		return nil, err
 	}
-	redacted := &Event{Pos: target.Pos, ID: target.ID, Version: r.version, PDU: redactedPDU, Client: client}
+	redacted := &Event{Pos: target.Pos, ID: target.ID, Version: r.version, PDU: redactedPDU, Client: client, legacy: legacy}
 	red := &redaction{target: redacted, pdu: pduJSON}
 	if sk := target.PDU.StateKey; sk != nil {
 		key := pdu.StateKey{Type: target.PDU.Type, StateKey: *sk}

@@ -82,11 +82,17 @@ type Event struct {
 	Pos     int64
 	ID      id.EventID
 	Version id.RoomVersion
-	PDU     *pdu.PDU
+	// PDU is the event as federation sees it. In rooms of versions 1 and 2
+	// it is a view of the stored form (events.ToView): prev_events and
+	// auth_events by ID, the event ID in InternalMeta.EventID, hashes and
+	// signatures that verify only on the stored form.
+	PDU *pdu.PDU
 	// Client is the client-format JSON without "unsigned".
 	Client json.RawMessage
 	// pduJSON caches the federation JSON between build and persist.
 	pduJSON []byte
+	// legacy is the stored form in rooms of versions 1 and 2 (legacy.go).
+	legacy *legacyPDU
 	// TxnID and DeviceID are set for events sent by a local client with a
 	// transaction ID, so the sender's own /sync can echo transaction_id.
 	TxnID    string

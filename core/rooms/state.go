@@ -29,6 +29,9 @@ type room struct {
 	// stale is set when a queued event failed to commit; the next user
 	// reloads the room from the database.
 	stale bool
+	// legacyHead is the stored form of each extremity, in rooms of
+	// versions 1 and 2, where the next event cites their hashes.
+	legacyHead []*legacyPDU
 }
 
 // ErrUnknownRoom is returned for rooms this server has no state for.
@@ -100,6 +103,11 @@ func (s *Service) loadRoom(ctx context.Context, r *room) error {
 		}
 		r.extremities = append(r.extremities, eid)
 	}
+	if events.OriginChosenIDs(r.version) {
+		if err := s.loadLegacyHead(ctx, r); err != nil {
+			return err
+		}
+	}
 	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(depth), 0) FROM events WHERE room_id = $1`, r.id).Scan(&r.depth); err != nil {
 		return err
 	}
@@ -115,11 +123,11 @@ func scanEvent(row scanner, version id.RoomVersion) (*Event, error) {
 	if err := row.Scan(&ev.Pos, &ev.ID, &pduJSON, &client); err != nil {
 		return nil, err
 	}
-	p, err := events.DecodePDU([]byte(pduJSON))
+	p, legacy, err := decodeStored([]byte(pduJSON), version)
 	if err != nil {
 		return nil, fmt.Errorf("decode stored event %s: %w", ev.ID, err)
 	}
-	ev.PDU, ev.Version, ev.Client = p, version, []byte(client)
+	ev.PDU, ev.Version, ev.Client, ev.legacy = p, version, []byte(client), legacy
 	return &ev, nil
 }
 
