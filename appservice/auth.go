@@ -25,7 +25,9 @@ const (
 // the user asserted with ?user_id=, which must be the sender or in one of
 // the appservice's user namespaces (else 403 M_FORBIDDEN) and must exist.
 // ?device_id= (or org.matrix.msc3202.device_id=) masquerades as one of that
-// user's devices, which must exist (else 400 M_UNKNOWN_DEVICE). It returns
+// user's devices, which must exist (else 400 M_UNKNOWN_DEVICE). A local
+// user outside the namespaces may be asserted when the admin granted the
+// appservice double puppeting and the user opted in (SetDoublePuppet). It returns
 // (nil, nil) when token is no appservice's.
 func (r *Registry) AuthenticateAppService(req *http.Request, token string) (*httpx.Caller, error) {
 	as := r.byTokenValue(token)
@@ -41,12 +43,20 @@ func (r *Registry) AuthenticateAppService(req *http.Request, token string) (*htt
 	q := req.URL.Query()
 	if u := q.Get("user_id"); u != "" {
 		userID := id.UserID(u)
+		puppet := false
 		if !as.IsUser(userID) {
-			return nil, httpx.Forbidden("Application service %s cannot masquerade as %s: not in its namespaces", as.ID, u)
+			ok, err := r.mayDoublePuppet(req.Context(), as, userID)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, httpx.Forbidden("Application service %s cannot masquerade as %s: not in its namespaces", as.ID, u)
+			}
+			puppet = true
 		}
 		// The registration request itself carries the ghost's user_id
 		// (mautrix sends it on every call), so the account need not exist yet.
-		if !isRegister(req) {
+		if !puppet && !isRegister(req) {
 			exists, err := r.userExists(req.Context(), userID)
 			if err != nil {
 				return nil, err

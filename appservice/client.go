@@ -36,13 +36,29 @@ type Client struct {
 // keep-alive connections and DefaultTimeout.
 func NewClient(reg *Registry, hc *http.Client) *Client {
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultTimeout, Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		hc = NewHTTPClient(nil)
 	}
 	return &Client{reg: reg, http: hc}
+}
+
+// NewTransport is the network transport for calls to appservices:
+// keep-alive connections, a bounded dial.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+	}
+}
+
+// NewHTTPClient returns the client the homeserver calls appservices with,
+// DefaultTimeout per request, over rt (nil means NewTransport(); serve.go
+// passes the in-process transport of built-in bridges).
+func NewHTTPClient(rt http.RoundTripper) *http.Client {
+	if rt == nil {
+		rt = NewTransport()
+	}
+	return &http.Client{Timeout: DefaultTimeout, Transport: rt}
 }
 
 // call sends one request and reads the answer.

@@ -93,6 +93,10 @@ type Registry struct {
 	// deleted), so identity assertion costs no query after the first.
 	knownMu sync.RWMutex
 	known   map[id.UserID]struct{}
+
+	// Native double puppeting (SetDoublePuppet); set before serving.
+	puppetGrants  map[string]DoublePuppetMode
+	puppetConsent AccountDataReader
 }
 
 // maxKnownUsers bounds the existence cache; past it the cache restarts.

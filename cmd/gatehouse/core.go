@@ -43,12 +43,14 @@ type coreServer struct {
 	writer   *stream.Writer
 	Accounts *accounts.Service
 	Rooms    *rooms.Service
-	closers  []func()
+	// AccountData backs double puppeting consent for the bridge host.
+	AccountData *accountdata.Service
+	closers     []func()
 }
 
 // newCore builds the domain services in dependency order and registers
 // every HTTP surface on one router.
-func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *events.SigningKey, log zerolog.Logger) (*coreServer, error) {
+func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *events.SigningKey, log zerolog.Logger, ext coreExtras) (*coreServer, error) {
 	writer, err := stream.NewWriter(ctx, db, log.With().Str("component", "stream").Logger())
 	if err != nil {
 		return nil, err
@@ -61,9 +63,24 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	if err != nil {
 		return nil, fmt.Errorf("app_service_config_files: %w", err)
 	}
+	regs = append(regs, ext.Bridges...)
+	if err := registration.ValidateSet(regs, cfg.ServerName); err != nil {
+		return nil, fmt.Errorf("appservice registrations (app_service_config_files and built-in bridges): %w", err)
+	}
 	asReg := appservice.NewRegistry(regs, cfg.ServerName, acc)
 	acc.SetAppServices(asReg)
-	lookup := queryingAccounts{Service: acc, as: appservice.NewClient(asReg, nil)}
+	var asTransport http.RoundTripper
+	if ext.Transport != nil {
+		asTransport = ext.Transport
+	}
+	asHTTP := appservice.NewHTTPClient(asTransport)
+	lookup := queryingAccounts{Service: acc, as: appservice.NewClient(asReg, asHTTP)}
+	accountData := accountdata.New(db, writer)
+	grants, err := doublePuppetGrants(cfg, asReg, ext.DoublePuppet)
+	if err != nil {
+		return nil, err
+	}
+	asReg.SetDoublePuppet(grants, accountData)
 	rs := rooms.New(db, writer, profilesOf{lookup}, rooms.Options{
 		ServerName: cfg.ServerName, Key: key, DefaultVersion: id.RoomVersion(cfg.DefaultRoomVersion),
 		EncryptByDefault: cfg.EncryptionEnabledByDefaultForRoomType,
@@ -79,7 +96,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	pres := presence.New(db, writer, log)
 	keysSvc := keys.New(db, writer, cfg.ServerName, acc, log.With().Str("component", "keys").Logger())
 	pusher, err := appservice.NewPusher(ctx, db, asReg, appservice.PusherOptions{Typing: typ, Receipts: rcpt, Presence: pres,
-		Keys: asKeyCounts{acc: acc, keys: keysSvc}},
+		Keys: asKeyCounts{acc: acc, keys: keysSvc}, HTTPClient: asHTTP},
 		log.With().Str("component", "appservice").Logger())
 	if err != nil {
 		return nil, err
@@ -87,7 +104,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	rs.AddPersistHook(pusher.PersistHook)
 	writer.Subscribe(pusher.OnCommit)
 	pusher.Start()
-	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountdata.New(db, writer), Receipts: rcpt,
+	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountData, Receipts: rcpt,
 		Typing: typ, Presence: pres, Push: pushSvc}, log.With().Str("component", "sync").Logger())
 
 	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
@@ -130,7 +147,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterBackup(rt, backup.New(db))
 	client.RegisterDehydrated(rt, keysSvc, toDevice)
 
-	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs,
+	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs, AccountData: accountData,
 		closers: []func(){pres.Close, typ.Close, pusher.Close}}, nil
 }
 

@@ -19,6 +19,7 @@ Commands:
   serve            run the homeserver (the default)
   generate-config  print the commented example gatehouse.yaml
   register         create a user (like Synapse's register_new_matrix_user)
+  registration     print a built-in bridge's appservice registration
   version          print the version
 
 Run "gatehouse <command> -h" for a command's flags.
@@ -41,6 +42,8 @@ func run(args []string) int {
 		return 0
 	case "register":
 		return runRegister(args)
+	case "registration":
+		return runRegistration(args, compiledBridges(), os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("gatehouse", Version)
 		return 0

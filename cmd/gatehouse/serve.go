@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -20,15 +21,17 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gatehouse-chat/gatehouse/appservice"
+	"github.com/gatehouse-chat/gatehouse/bridges/host"
 	"github.com/gatehouse-chat/gatehouse/core/config"
 	"github.com/gatehouse-chat/gatehouse/core/events"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/storage/postgres"
 	"github.com/gatehouse-chat/gatehouse/core/storage/sqlite"
+	"github.com/gatehouse-chat/gatehouse/internal/inproc"
 )
 
-// runServe is the recipe: config -> storage -> core services -> HTTP
-// listeners; shutdown runs in reverse.
+// runServe parses flags, starts the server and waits for SIGINT/SIGTERM.
 func runServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "gatehouse-data", "directory for the generated config, signing key, SQLite database and media")
@@ -42,37 +45,89 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		return 1
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "gatehouse: %s has problems:\n%v\n", path, err)
-		return 1
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, code := startServer(ctx, path, created, compiledBridges(), os.Stderr)
+	if srv == nil {
+		return code
 	}
-	log := newLogger(cfg.Log)
+	defer srv.Close()
+	printWelcome(srv.cfg, path)
+	<-ctx.Done()
+	srv.log.Info().Msg("Shutting down")
+	return 0
+}
+
+// server is a running Gatehouse: what Close must stop, in reverse order.
+type server struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	core    *coreServer
+	bridges *host.Host
+	// addrs are the bound listener addresses (port 0 in tests picks one).
+	addrs   []net.Addr
+	closers []func()
+}
+
+// Close stops listeners, bridges, the core and the database, in that order.
+func (s *server) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// startServer is the recipe: config -> signing key -> storage -> bridge
+// registrations -> core services -> bridges -> HTTP listeners. On failure
+// it logs what to do, undoes what it started and returns the exit code.
+func startServer(ctx context.Context, path string, created bool, defs []host.Definition, stderr io.Writer) (*server, int) {
+	var bridgeSettings []*host.Settings
+	cfg, err := config.Load(path, bridgeCheck(defs, &bridgeSettings))
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %s has problems:\n%v\n", path, err)
+		return nil, 1
+	}
+	log := newLogger(cfg.Log, stderr)
 	if created {
 		log.Info().Str("path", path).Msg("Wrote a new commented config; edit it and restart to change settings")
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	s := &server{cfg: cfg, log: log}
+	fail := func(err error, msg string) (*server, int) {
+		log.Error().Err(err).Msg(msg)
+		s.Close()
+		return nil, 1
+	}
 
 	key, err := events.LoadOrCreateSigningKey(cfg.SigningKeyPath)
 	if err != nil {
-		log.Error().Err(err).Msg("Cannot load the signing key; check signing_key_path")
-		return 1
+		return fail(err, "Cannot load the signing key; check signing_key_path")
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		log.Error().Err(err).Msg("Cannot open the database; check the database section of the config")
-		return 1
+		return fail(err, "Cannot open the database; check the database section of the config")
 	}
-	defer db.Close()
+	s.closers = append(s.closers, func() { db.Close() })
 
-	core, err := newCore(ctx, cfg, db, key, log)
+	// Built-in bridges reach the core, and the core reaches them, through
+	// one in-process transport (no socket); their registrations join the
+	// appservice registry like any registration file.
+	transport := &inproc.Transport{Next: appservice.NewTransport()}
+	bridges, bridgeRegs, err := host.New(host.Options{ServerName: cfg.ServerName, Files: bridgeFiles(path, cfg),
+		PostgresDSN: postgresDSN(cfg), Transport: transport, Log: log.With().Str("component", "bridges").Logger()}, bridgeSettings)
 	if err != nil {
-		log.Error().Err(err).Msg("Cannot start the homeserver")
-		return 1
+		return fail(err, "Cannot prepare the built-in bridges; check the bridges section of the config")
 	}
-	defer core.Close()
+	s.bridges = bridges
+	core, err := newCore(ctx, cfg, db, key, log, coreExtras{Bridges: bridgeRegs, Transport: transport,
+		DoublePuppet: bridgeGrants(bridgeSettings)})
+	if err != nil {
+		return fail(err, "Cannot start the homeserver")
+	}
+	s.core = core
+	s.closers = append(s.closers, core.Close)
+	transport.Handle(host.HomeserverName, core.Handler)
+	bridges.SetConsent(puppetConsent{ad: core.AccountData})
+	bridges.Start(ctx)
+	s.closers = append(s.closers, bridges.Stop)
 
 	handler := core.Handler
 	if os.Getenv("GATEHOUSE_PPROF") == "1" {
@@ -81,20 +136,19 @@ func runServe(args []string) int {
 		handler = withPprof(handler)
 		log.Warn().Msg("GATEHOUSE_PPROF=1: serving /debug/pprof on the client listener")
 	}
-	servers, err := listen(cfg, handler, log)
+	servers, addrs, err := listen(cfg, handler, log)
 	if err != nil {
-		log.Error().Err(err).Msg("Cannot listen; check listeners in the config")
-		return 1
+		return fail(err, "Cannot listen; check listeners in the config")
 	}
-	printWelcome(cfg, path)
-	<-ctx.Done()
-	log.Info().Msg("Shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(shutdownCtx)
-	}
-	return 0
+	s.addrs = addrs
+	s.closers = append(s.closers, func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			_ = srv.Shutdown(shutdownCtx)
+		}
+	})
+	return s, 0
 }
 
 // ensureConfig returns the config path, writing a generated config (with a
@@ -128,23 +182,31 @@ func openDatabase(ctx context.Context, cfg *config.Config) (*storage.DB, error) 
 	return sqlite.Open(ctx, cfg.Database.Args.Database)
 }
 
-func newLogger(c config.Log) zerolog.Logger {
+func postgresDSN(cfg *config.Config) string {
+	if cfg.IsPostgres() {
+		return cfg.PostgresDSN()
+	}
+	return ""
+}
+
+func newLogger(c config.Log, out io.Writer) zerolog.Logger {
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil || c.Level == "" {
 		level = zerolog.InfoLevel
 	}
 	var log zerolog.Logger
 	if c.Format == "json" {
-		log = zerolog.New(os.Stderr)
+		log = zerolog.New(out)
 	} else {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.DateTime})
+		log = zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.DateTime})
 	}
 	return log.Level(level).With().Timestamp().Logger()
 }
 
 // listen starts one HTTP server per listener address.
-func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Server, error) {
+func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Server, []net.Addr, error) {
 	var servers []*http.Server
+	var addrs []net.Addr
 	for _, l := range cfg.Listeners {
 		for _, addr := range l.BindAddresses {
 			hostPort := net.JoinHostPort(addr, strconv.Itoa(l.Port))
@@ -153,7 +215,7 @@ func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Ser
 				for _, s := range servers {
 					_ = s.Close()
 				}
-				return nil, fmt.Errorf("listen on %s: %w", hostPort, err)
+				return nil, nil, fmt.Errorf("listen on %s: %w", hostPort, err)
 			}
 			handler := h
 			if l.XForwarded {
@@ -161,6 +223,7 @@ func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Ser
 			}
 			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 			servers = append(servers, srv)
+			addrs = append(addrs, ln.Addr())
 			go func(l config.Listener) {
 				var err error
 				if l.TLS {
@@ -172,10 +235,10 @@ func listen(cfg *config.Config, h http.Handler, log zerolog.Logger) ([]*http.Ser
 					log.Error().Err(err).Str("address", hostPort).Msg("Listener stopped")
 				}
 			}(l)
-			log.Info().Str("address", hostPort).Msg("Listening")
+			log.Info().Str("address", ln.Addr().String()).Msg("Listening")
 		}
 	}
-	return servers, nil
+	return servers, addrs, nil
 }
 
 func printWelcome(cfg *config.Config, path string) {

@@ -48,6 +48,14 @@ type Config struct {
 	EncryptionEnabledByDefaultForRoomType string `yaml:"encryption_enabled_by_default_for_room_type"`
 
 	AppServiceConfigFiles []string `yaml:"app_service_config_files"`
+	// AppServiceDoublePuppet lists registration IDs of external appservices
+	// that may act as local users who opted in (see Bridges for in-tree ones).
+	AppServiceDoublePuppet []string `yaml:"app_service_double_puppet"`
+	// Bridges holds one section per in-tree bridge (bridges.discord, ...).
+	// This package keeps them raw: the bridge host decodes and validates
+	// them through the Check passed to Load, so their problems are reported
+	// with everyone else's.
+	Bridges Bridges `yaml:"bridges"`
 
 	TurnURIs         []string `yaml:"turn_uris"`
 	TurnSharedSecret string   `yaml:"turn_shared_secret"`

@@ -34,10 +34,12 @@ func Defaults() Config {
 		DefaultRoomVersion:                    "11",
 		EncryptionEnabledByDefaultForRoomType: "invite",
 
-		AppServiceConfigFiles: []string{},
-		TurnURIs:              []string{},
-		TurnUserLifetime:      Duration(time.Hour),
-		TurnAllowGuests:       true, // Synapse's default: guests in a call need relays too.
+		AppServiceConfigFiles:  []string{},
+		AppServiceDoublePuppet: []string{},
+		Bridges:                Bridges{},
+		TurnURIs:               []string{},
+		TurnUserLifetime:       Duration(time.Hour),
+		TurnAllowGuests:        true, // Synapse's default: guests in a call need relays too.
 
 		Email: Email{SMTPPort: 25, AppName: "Matrix"},
 

@@ -18,7 +18,9 @@ import (
 // reported at once as an *Errors whose lines read like
 // "gatehouse.yaml:12: database.nme: unknown key (did you mean "name"?)".
 // A file that cannot be read gives the plain os error instead.
-func Load(path string) (*Config, error) {
+// Each check runs on the decoded config, even when it has problems of its
+// own, and its problems are reported with the rest.
+func Load(path string, checks ...Check) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -27,12 +29,16 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parse(data, path, dir)
+	return parse(data, path, dir, checks...)
 }
+
+// Check validates a part of the config this package does not own (the
+// in-tree bridges' sections). Problems must carry YAML paths and lines.
+type Check func(*Config) []Problem
 
 // parse is Load without the file system: file names the source in
 // problems and dir anchors relative paths. The fuzz test drives it directly.
-func parse(data []byte, file, dir string) (*Config, error) {
+func parse(data []byte, file, dir string, checks ...Check) (*Config, error) {
 	var root yaml.Node
 	if err := unmarshal(data, &root); err != nil {
 		return nil, &Errors{Problems: []Problem{syntaxProblem(file, err)}}
@@ -49,6 +55,9 @@ func parse(data []byte, file, dir string) (*Config, error) {
 			p.Line = lineOf(d.lines, p.Path)
 			probs = append(probs, p)
 		}
+	}
+	for _, check := range checks {
+		probs = append(probs, check(&c)...)
 	}
 	sortByLine(probs)
 	if d.dropped > 0 {

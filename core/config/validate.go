@@ -49,7 +49,8 @@ func (c *Config) validate() []Problem {
 }
 
 // roomVersions are the room versions Gatehouse can create.
-var roomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+// roomVersions are those core/events supports; 12 waits for state resolution v2.1.
+var roomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
 
 func (c *Config) normalise() {
 	if c.Database.Name == "psycopg2" {

@@ -90,7 +90,7 @@ func TestValidateEachProblem(t *testing.T) {
 		{"preview cidr", func(c *Config) { c.URLPreviewIPRangeBlacklist[2] = "10.0.0.0/33" }, []string{`url_preview_ip_range_blacklist[2]: not a CIDR range or IP address (got "10.0.0.0/33")`}},
 		{"federation cidr", func(c *Config) { c.IPRangeBlacklist = []string{"10.0.0.1", "nope"} }, []string{`ip_range_blacklist[1]: not a CIDR range`}},
 		{"open registration", func(c *Config) { c.EnableRegistration = true }, []string{`enable_registration: open registration without verification`}},
-		{"room version", func(c *Config) { c.DefaultRoomVersion = "13" }, []string{`default_room_version: must be one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 (got "13")`}},
+		{"room version", func(c *Config) { c.DefaultRoomVersion = "12" }, []string{`default_room_version: must be one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 (got "12")`}},
 		{"encryption", func(c *Config) { c.EncryptionEnabledByDefaultForRoomType = "none" }, []string{`encryption_enabled_by_default_for_room_type: must be one of all, invite, off (got "none")`}},
 		{"appservice file", func(c *Config) { c.AppServiceConfigFiles = []string{"a.yaml", ""} }, []string{`app_service_config_files[1]: required`}},
 		{"turn both", func(c *Config) { c.TurnSharedSecret, c.TurnUsername, c.TurnPassword = "s", "u", "p" }, []string{`turn_shared_secret: set either turn_shared_secret or turn_username/turn_password, not both`}},
@@ -162,7 +162,7 @@ func TestValidAccepted(t *testing.T) {
 			c.Listeners[0].TLS, c.Listeners[0].TLSCertPath, c.Listeners[0].TLSKeyPath = true, "c", "k"
 		}},
 		{"all resources", func(c *Config) { c.Listeners[0].Resources[0].Names = slices.Clone(resourceNames) }},
-		{"room version 12", func(c *Config) { c.DefaultRoomVersion = "12" }},
+		{"room version 1", func(c *Config) { c.DefaultRoomVersion = "1" }},
 		{"zero rate", func(c *Config) { c.RcMessage = RateLimit{} }},
 		{"turn secret", func(c *Config) { c.TurnSharedSecret, c.TurnURIs = "s", []string{"turns:t.org:5349"} }},
 		{"turn user", func(c *Config) { c.TurnUsername, c.TurnPassword = "u", "p" }},

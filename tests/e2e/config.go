@@ -27,6 +27,9 @@ type Options struct {
 	EncryptionDefault string
 	// AppServiceConfigFiles is app_service_config_files: registration files to load.
 	AppServiceConfigFiles []string
+	// Extra is appended to the file as is: top-level YAML such as a
+	// bridges section.
+	Extra string
 }
 
 // BaseURL is where the server described by o answers.
@@ -91,6 +94,7 @@ rc_login:
 		}
 		text += "  - " + strconv.Quote(f) + "\n"
 	}
+	text += o.Extra
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return "", err
 	}
