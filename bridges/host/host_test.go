@@ -165,4 +165,3 @@ func TestEnsureRegistration(t *testing.T) {
 		t.Fatal("pickle key changed between starts: the bridge's olm state would become unreadable")
 	}
 }
-

@@ -20,11 +20,13 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/config"
 	"github.com/gatehouse-chat/gatehouse/core/directory"
 	"github.com/gatehouse-chat/gatehouse/core/events"
+	"github.com/gatehouse-chat/gatehouse/core/jumptodate"
 	"github.com/gatehouse-chat/gatehouse/core/keys"
 	"github.com/gatehouse-chat/gatehouse/core/keys/syncext"
 	"github.com/gatehouse-chat/gatehouse/core/media"
 	"github.com/gatehouse-chat/gatehouse/core/presence"
 	"github.com/gatehouse-chat/gatehouse/core/push"
+	"github.com/gatehouse-chat/gatehouse/core/pushers"
 	"github.com/gatehouse-chat/gatehouse/core/ratelimit"
 	"github.com/gatehouse-chat/gatehouse/core/receipts"
 	"github.com/gatehouse-chat/gatehouse/core/relations"
@@ -90,6 +92,15 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 
 	pushSvc := push.New(db, writer, cfg.ServerName, log.With().Str("component", "push").Logger())
 	rs.AddPersistHook(pushSvc.PersistHook)
+	pushersSvc, err := pushers.New(ctx, db, pushers.Options{Blacklist: cfg.IPRangeBlacklist, Whitelist: cfg.IPRangeWhitelist},
+		log.With().Str("component", "pushers").Logger())
+	if err != nil {
+		return nil, err
+	}
+	writer.Subscribe(pushersSvc.OnCommit)
+	acc.OnDeviceChange(pushersSvc.OnDeviceChange)
+	acc.OnDeactivate(pushersSvc.OnDeactivate)
+	pushersSvc.Start()
 	rcpt := receipts.New(db, writer, rs)
 	rcpt.OnRead(pushSvc.MarkRead)
 	typ := typing.New(writer, rs, log)
@@ -113,7 +124,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	}
 	var previewer *media.Previewer
 	if cfg.URLPreviewEnabled {
-		if previewer, err = media.NewPreviewer(mediaSvc, media.PreviewConfig{Blacklist: cfg.URLPreviewIPRangeBlacklist}, log); err != nil {
+		if previewer, err = media.NewPreviewer(mediaSvc, media.PreviewConfig{Blacklist: cfg.URLPreviewIPRangeBlacklist,
+			Whitelist: cfg.URLPreviewIPRangeWhitelist}, log); err != nil {
 			return nil, err
 		}
 	}
@@ -135,6 +147,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
 	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
 	client.RegisterSync(rt, syncSvc)
+	client.RegisterPushers(rt, pushersSvc)
+	client.RegisterNavigation(rt, accountData, directory.New(db, rs), jumptodate.New(db, syncSvc))
 
 	toDevice := todevice.New(db, writer, cfg.ServerName, log.With().Str("component", "todevice").Logger(),
 		todevice.Options{OnQueue: queueToDeviceForAppServices(pusher)})
@@ -148,7 +162,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterDehydrated(rt, keysSvc, toDevice)
 
 	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs, AccountData: accountData,
-		closers: []func(){pres.Close, typ.Close, pusher.Close}}, nil
+		closers: []func(){pushersSvc.Close, pres.Close, typ.Close, pusher.Close}}, nil
 }
 
 // Close stops the services in reverse order of creation.

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"io"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"

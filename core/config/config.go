@@ -31,8 +31,14 @@ type Config struct {
 	URLPreviewEnabled bool `yaml:"url_preview_enabled"`
 	// URLPreviewIPRangeBlacklist lists CIDRs previews never fetch from.
 	URLPreviewIPRangeBlacklist []string `yaml:"url_preview_ip_range_blacklist"`
-	// IPRangeBlacklist lists CIDRs outbound federation requests never reach.
+	// URLPreviewIPRangeWhitelist lists CIDRs previews may reach despite the blacklist.
+	URLPreviewIPRangeWhitelist []string `yaml:"url_preview_ip_range_whitelist"`
+	// IPRangeBlacklist lists CIDRs outbound requests (federation, push
+	// gateways) never reach.
 	IPRangeBlacklist []string `yaml:"ip_range_blacklist"`
+	// IPRangeWhitelist lists CIDRs outbound requests may reach despite
+	// IPRangeBlacklist.
+	IPRangeWhitelist []string `yaml:"ip_range_whitelist"`
 
 	EnableRegistration                    bool   `yaml:"enable_registration"`
 	EnableRegistrationWithoutVerification bool   `yaml:"enable_registration_without_verification"`

@@ -30,6 +30,8 @@ func Defaults() Config {
 
 		URLPreviewIPRangeBlacklist: append([]string{}, privateRanges...),
 		IPRangeBlacklist:           append([]string{}, privateRanges...),
+		URLPreviewIPRangeWhitelist: []string{},
+		IPRangeWhitelist:           []string{},
 
 		DefaultRoomVersion:                    "11",
 		EncryptionEnabledByDefaultForRoomType: "invite",

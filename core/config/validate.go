@@ -31,6 +31,8 @@ func (c *Config) validate() []Problem {
 	}
 	checkCIDRs(&p, "url_preview_ip_range_blacklist", c.URLPreviewIPRangeBlacklist)
 	checkCIDRs(&p, "ip_range_blacklist", c.IPRangeBlacklist)
+	checkCIDRs(&p, "url_preview_ip_range_whitelist", c.URLPreviewIPRangeWhitelist)
+	checkCIDRs(&p, "ip_range_whitelist", c.IPRangeWhitelist)
 	c.checkRegistration(&p)
 	checkOneOf(&p, "default_room_version", c.DefaultRoomVersion, roomVersions...)
 	checkOneOf(&p, "encryption_enabled_by_default_for_room_type",

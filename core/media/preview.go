@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-chat/gatehouse/internal/netguard"
 )
 
 // Errors from Previewer.Preview besides ErrBlockedAddress.
@@ -63,13 +65,9 @@ const (
 
 // NewPreviewer builds a previewer; it fails on a malformed CIDR.
 func NewPreviewer(svc *Service, cfg PreviewConfig, log zerolog.Logger) (*Previewer, error) {
-	blocked, err := parsePrefixes(cfg.Blacklist)
+	guard, err := netguard.New("url_preview_ip_range_blacklist", cfg.Blacklist, cfg.Whitelist)
 	if err != nil {
-		return nil, fmt.Errorf("url_preview_ip_range_blacklist: %w", err)
-	}
-	allowed, err := parsePrefixes(cfg.Whitelist)
-	if err != nil {
-		return nil, fmt.Errorf("url_preview_ip_range_whitelist: %w", err)
+		return nil, fmt.Errorf("url_preview_ip_range_blacklist/whitelist: %w", err)
 	}
 	p := &Previewer{
 		svc: svc, maxSize: cfg.MaxSize, timeout: cfg.Timeout,
@@ -81,7 +79,7 @@ func NewPreviewer(svc *Service, cfg PreviewConfig, log zerolog.Logger) (*Preview
 	if p.timeout <= 0 {
 		p.timeout = 15 * time.Second
 	}
-	p.client = (&ipGuard{blocked: blocked, allowed: allowed}).newClient(p.timeout)
+	p.client = newPreviewClient(guard, p.timeout)
 	return p, nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-chat/gatehouse/core/config"
 	"github.com/gatehouse-chat/gatehouse/core/storage/storagetest"
+	"github.com/gatehouse-chat/gatehouse/internal/netguard"
 )
 
 var defaultBlacklist = config.Defaults().URLPreviewIPRangeBlacklist
@@ -52,9 +53,10 @@ func countingServer(t *testing.T, addr string, handler http.HandlerFunc) (*httpt
 }
 
 func TestIPGuard(t *testing.T) {
-	blocked, _ := parsePrefixes(defaultBlacklist)
-	allowed, _ := parsePrefixes([]string{"192.168.1.5"})
-	g := &ipGuard{blocked: blocked, allowed: allowed}
+	g, err := netguard.New("url_preview_ip_range_blacklist", defaultBlacklist, []string{"192.168.1.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for addr, want := range map[string]bool{
 		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "169.254.169.254": false,
 		"::1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "fe80::1%eth0": false,
@@ -63,11 +65,11 @@ func TestIPGuard(t *testing.T) {
 		"8.8.8.8": true, "2606:4700::1111": true, "64:ff9b::808:808": true,
 		"192.168.1.5": true, "192.168.1.6": false, // whitelist beats blacklist
 	} {
-		if got := g.permits(netip.MustParseAddr(addr)); got != want {
+		if got := g.Permits(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("permits(%s) = %v, want %v", addr, got, want)
 		}
 	}
-	if _, err := parsePrefixes([]string{"10.0.0.0/33"}); err == nil {
+	if _, err := netguard.ParsePrefixes([]string{"10.0.0.0/33"}); err == nil {
 		t.Error("bad CIDR accepted")
 	}
 }

@@ -23,6 +23,7 @@ func TestBadInput(t *testing.T) {
 		}
 		room := url.PathEscape(string(created.RoomID))
 		send := "/_matrix/client/v3/rooms/" + room + "/send/m.room.message/"
+		tags := "/_matrix/client/v3/user/" + url.PathEscape(string(alice.UserID)) + "/rooms/" + room + "/tags"
 		tok := alice.AccessToken
 
 		cases := []struct {
@@ -58,6 +59,16 @@ func TestBadInput(t *testing.T) {
 			{"join an unknown alias", "POST", "/_matrix/client/v3/join/%23nowhere%3Alocalhost", tok, `{}`, 404, []string{"M_NOT_FOUND"}},
 			{"login with a wrong password", "POST", "/_matrix/client/v3/login", "", `{"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": "nope"}`, 403, []string{"M_FORBIDDEN"}},
 			{"login with an unknown type", "POST", "/_matrix/client/v3/login", "", `{"type": "m.login.carrier_pigeon"}`, 400, []string{"M_UNKNOWN", "M_INVALID_PARAM", "M_BAD_JSON"}},
+			{"tag order of the wrong type", "PUT", tags + "/u.work", tok, `{"order": "first"}`, 400, []string{"M_BAD_JSON"}},
+			{"tag order out of range", "PUT", tags + "/u.work", tok, `{"order": 7}`, 400, []string{"M_INVALID_PARAM"}},
+			{"tag name over 255 bytes", "PUT", tags + "/" + strings.Repeat("t", 256), tok, `{}`, 400, []string{"M_INVALID_PARAM"}},
+			{"someone else's tags", "GET", tags, mallory.AccessToken, "", 403, []string{"M_FORBIDDEN"}},
+			{"hierarchy of a room one cannot see", "GET", "/_matrix/client/v1/rooms/" + room + "/hierarchy", mallory.AccessToken, "", 403, []string{"M_FORBIDDEN"}},
+			{"hierarchy with a zero limit", "GET", "/_matrix/client/v1/rooms/" + room + "/hierarchy?limit=0", tok, "", 400, []string{"M_INVALID_PARAM"}},
+			{"hierarchy with a bad token", "GET", "/_matrix/client/v1/rooms/" + room + "/hierarchy?from=nonsense", tok, "", 400, []string{"M_INVALID_PARAM"}},
+			{"timestamp_to_event without ts", "GET", "/_matrix/client/v1/rooms/" + room + "/timestamp_to_event?dir=f", tok, "", 400, []string{"M_MISSING_PARAM"}},
+			{"timestamp_to_event with a bad dir", "GET", "/_matrix/client/v1/rooms/" + room + "/timestamp_to_event?ts=1&dir=up", tok, "", 400, []string{"M_INVALID_PARAM"}},
+			{"timestamp_to_event by a non-member", "GET", "/_matrix/client/v1/rooms/" + room + "/timestamp_to_event?ts=1&dir=f", mallory.AccessToken, "", 403, []string{"M_FORBIDDEN"}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -129,6 +140,7 @@ func garbage(t *testing.T, s *server, tok, room string) {
 		{"POST", "/_matrix/client/v3/login", ""},
 		{"POST", "/_matrix/client/v3/register", ""},
 		{"POST", "/_matrix/client/v3/join/" + enc("#x:localhost"), tok},
+		{"PUT", "/_matrix/client/v3/user/" + enc("@alice:localhost") + "/rooms/" + room + "/tags/u.garbage", tok},
 	}
 	n := 0
 	for _, e := range endpoints {
@@ -158,6 +170,19 @@ func garbage(t *testing.T, s *server, tok, room string) {
 			t.Errorf("/sync?%s: status %d", q, r.Status)
 		} else if r.Status >= 400 {
 			r.matrixError(t, "/sync?"+q)
+		}
+	}
+	for _, q := range []string{
+		"hierarchy?limit=-1", "hierarchy?limit=x", "hierarchy?max_depth=-9", "hierarchy?suggested_only=1", "hierarchy?from=%00",
+		"hierarchy?from=" + strings.Repeat("A", 4000), "timestamp_to_event", "timestamp_to_event?ts=1e99&dir=f",
+		"timestamp_to_event?ts=9223372036854775807&dir=f", "timestamp_to_event?ts=-1&dir=b", "timestamp_to_event?ts=0&dir=",
+	} {
+		path := "/_matrix/client/v1/rooms/" + room + "/" + q
+		r := s.raw(t, "GET", path, tok, nil)
+		if r.Status >= 500 {
+			t.Errorf("%s: status %d", path, r.Status)
+		} else if r.Status >= 400 {
+			r.matrixError(t, path)
 		}
 	}
 	t.Logf("%d garbage requests rejected with Matrix errors", n)
