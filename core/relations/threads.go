@@ -2,6 +2,7 @@ package relations
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
+	"github.com/gatehouse-chat/gatehouse/core/relations/bundle"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 )
 
@@ -29,22 +31,15 @@ type ThreadsPage struct {
 	NextBatch string            `json:"next_batch,omitempty"`
 }
 
-// threadSummary is the bundled m.thread aggregation of a root.
-type threadSummary struct {
-	LatestEvent             json.RawMessage `json:"latest_event"`
-	Count                   int             `json:"count"`
-	CurrentUserParticipated bool            `json:"current_user_participated"`
-}
-
 type thread struct {
 	root   id.EventID
 	latest int64
-	count  int
 }
 
 // Threads lists thread roots, the most recently active first, each with its
-// m.thread summary in unsigned.m.relations. A next_batch token is the stream
-// position just below the last thread's latest reply.
+// bundled aggregations (the m.thread summary, and any edit or references)
+// in unsigned.m.relations. A next_batch token is the stream position just
+// below the last thread's latest reply.
 func (s *Service) Threads(ctx context.Context, viewer id.UserID, q ThreadsQuery) (*ThreadsPage, error) {
 	include := q.Include
 	if include == "" {
@@ -81,7 +76,7 @@ func (s *Service) Threads(ctx context.Context, viewer id.UserID, q ThreadsQuery)
 	if len(threads) == 0 {
 		return page, nil
 	}
-	roots, latest, participated, err := s.threadDetails(ctx, q.RoomID, viewer, threads)
+	roots, bundles, err := s.threadRoots(ctx, q.RoomID, viewer, threads, readLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -90,18 +85,7 @@ func (s *Service) Threads(ctx context.Context, viewer id.UserID, q ThreadsQuery)
 		if !ok {
 			continue
 		}
-		latestEv, err := s.render(latest[t.latest], nil)
-		if err != nil {
-			return nil, err
-		}
-		summary, err := json.Marshal(map[string]threadSummary{"m.thread": {
-			LatestEvent: latestEv, Count: t.count,
-			CurrentUserParticipated: include == "participated" || participated[t.root] || root.sender == string(viewer),
-		}})
-		if err != nil {
-			return nil, err
-		}
-		out, err := s.render(root, summary)
+		out, err := s.render(root, bundles[string(t.root)])
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +98,7 @@ func (s *Service) Threads(ctx context.Context, viewer id.UserID, q ThreadsQuery)
 // is at or below before, newest activity first.
 func (s *Service) threadPage(ctx context.Context, roomID id.RoomID, viewer id.UserID, participated bool, readLimit, before int64, n int) ([]thread, error) {
 	query := `
-		SELECT t.relates_to, MAX(t.stream_pos), COUNT(*)
+		SELECT t.relates_to, MAX(t.stream_pos)
 		FROM events t JOIN events root ON root.event_id = t.relates_to
 		WHERE t.room_id = $1 AND root.room_id = $1 AND t.rel_type = 'm.thread' AND t.redacted_by IS NULL
 			AND t.stream_pos <= $2`
@@ -135,7 +119,7 @@ func (s *Service) threadPage(ctx context.Context, roomID id.RoomID, viewer id.Us
 	var out []thread
 	for rows.Next() {
 		var t thread
-		if err := rows.Scan(&t.root, &t.latest, &t.count); err != nil {
+		if err := rows.Scan(&t.root, &t.latest); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -143,47 +127,39 @@ func (s *Service) threadPage(ctx context.Context, roomID id.RoomID, viewer id.Us
 	return out, rows.Err()
 }
 
-// threadDetails loads the roots, the latest replies and the viewer's
-// participation for a page of threads in three queries.
-func (s *Service) threadDetails(ctx context.Context, roomID id.RoomID, viewer id.UserID, threads []thread) (
-	roots map[id.EventID]storedEvent, latest map[int64]storedEvent, participated map[id.EventID]bool, err error,
+// threadRoots loads the roots of a page of threads and their bundled
+// aggregations (core/relations/bundle, shared with /sync and /messages).
+func (s *Service) threadRoots(ctx context.Context, roomID id.RoomID, viewer id.UserID, threads []thread, readLimit int64) (
+	map[id.EventID]storedEvent, map[string][]byte, error,
 ) {
-	rootArgs := make([]any, len(threads))
-	posArgs := make([]any, len(threads))
+	args := make([]any, len(threads))
 	for i, t := range threads {
-		rootArgs[i], posArgs[i] = t.root, t.latest
+		args[i] = t.root
 	}
-	const cols = `SELECT stream_pos, event_id, sender, client, origin_ts FROM events WHERE `
-	rootEvs, err := s.queryEvents(ctx, cols+`event_id IN (`+storage.Placeholders(1, len(rootArgs))+`)`, rootArgs...)
+	rows, err := s.db.Query(ctx, `SELECT stream_pos, event_id, sender, client, origin_ts, type, rel_type, redacted_by
+		FROM events WHERE room_id = $1 AND event_id IN (`+storage.Placeholders(2, len(args))+`)`, append([]any{roomID}, args...)...)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	latestEvs, err := s.queryEvents(ctx, cols+`stream_pos IN (`+storage.Placeholders(1, len(posArgs))+`)`, posArgs...)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	roots, latest = map[id.EventID]storedEvent{}, map[int64]storedEvent{}
-	for _, ev := range rootEvs {
-		roots[id.EventID(ev.eventID)] = ev
-	}
-	for _, ev := range latestEvs {
-		latest[ev.pos] = ev
-	}
-	args := append([]any{roomID, viewer}, rootArgs...)
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT relates_to FROM events
-		WHERE room_id = $1 AND sender = $2 AND rel_type = 'm.thread' AND redacted_by IS NULL
-			AND relates_to IN (`+storage.Placeholders(3, len(rootArgs))+`)`, args...)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	participated = map[id.EventID]bool{}
+	roots := map[id.EventID]storedEvent{}
+	var parents []bundle.Parent
 	for rows.Next() {
-		var root id.EventID
-		if err := rows.Scan(&root); err != nil {
-			return nil, nil, nil, err
+		var ev storedEvent
+		var client, typ string
+		var relType, redactedBy sql.NullString
+		if err := rows.Scan(&ev.pos, &ev.eventID, &ev.sender, &client, &ev.originTS, &typ, &relType, &redactedBy); err != nil {
+			return nil, nil, err
 		}
-		participated[root] = true
+		ev.client = []byte(client)
+		roots[id.EventID(ev.eventID)] = ev
+		parents = append(parents, bundle.Parent{EventID: ev.eventID, RoomID: string(roomID), Sender: ev.sender, Type: typ,
+			RelType: relType.String, Redacted: redactedBy.Valid})
 	}
-	return roots, latest, participated, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	bundles, err := bundle.Load(ctx, s.db, &bundle.Request{Viewer: string(viewer), Now: s.now().UnixMilli(), Parents: parents,
+		Scopes: map[string]bundle.Scope{string(roomID): {Upto: readLimit}}})
+	return roots, bundles, err
 }

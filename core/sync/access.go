@@ -83,5 +83,8 @@ func (s *Service) Event(ctx context.Context, user id.UserID, device id.DeviceID,
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bundleRoom(ctx, d, user.String(), a, []*evRow{ev}); err != nil {
+		return nil, err
+	}
 	return d.appendEvent(nil, ev), nil
 }

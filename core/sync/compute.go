@@ -35,6 +35,8 @@ type roomResult struct {
 	counts      push.Counts
 	summary     *summary
 	inviteState []json.RawMessage
+	// vis is the user's visibility of the room, when the timeline needed it.
+	vis *visibility
 }
 
 func (r *roomResult) empty() bool {
@@ -247,6 +249,7 @@ func (c *computation) timelines(ctx context.Context) error {
 	for _, r := range c.res.rooms {
 		if v := vis[r.id]; v != nil {
 			r.timeline = v.filterVisible(r.timeline)
+			r.vis = v
 		}
 	}
 	return nil

@@ -273,6 +273,9 @@ func (c *computation) decorate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.bundleTimelines(ctx, d); err != nil {
+		return err
+	}
 	d.fields = c.f.EventFields
 	c.res.dec = d
 	return nil

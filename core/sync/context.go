@@ -81,6 +81,9 @@ func (s *Service) Context(ctx context.Context, req *ContextRequest) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bundleRoom(ctx, d, req.UserID.String(), a, all); err != nil {
+		return nil, err
+	}
 	list := func(b []byte, evs []*evRow) []byte {
 		b = append(b, '[')
 		for i, e := range evs {

@@ -23,17 +23,20 @@ type evRow struct {
 	membership string
 	client     []byte
 	redactedBy string
+	// relType is the event's own relation type ("" for none); redaction
+	// clears it.
+	relType string
 }
 
 func (e *evRow) isState() bool { return e.stateKey != nil }
 
 // evCols are the columns scanEvent reads, qualified with the events alias e.
-const evCols = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.origin_ts, e.membership, e.client, e.redacted_by`
+const evCols = `e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.origin_ts, e.membership, e.client, e.redacted_by, e.rel_type`
 
 func scanEvent(rows *sql.Rows, extra ...any) (*evRow, error) {
 	var ev evRow
-	var sk, membership, redactedBy sql.NullString
-	dest := append([]any{&ev.pos, &ev.id, &ev.room, &ev.typ, &sk, &ev.sender, &ev.ts, &membership, &ev.client, &redactedBy}, extra...)
+	var sk, membership, redactedBy, relType sql.NullString
+	dest := append([]any{&ev.pos, &ev.id, &ev.room, &ev.typ, &sk, &ev.sender, &ev.ts, &membership, &ev.client, &redactedBy, &relType}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -41,7 +44,7 @@ func scanEvent(rows *sql.Rows, extra ...any) (*evRow, error) {
 		s := sk.String
 		ev.stateKey = &s
 	}
-	ev.membership, ev.redactedBy = membership.String, redactedBy.String
+	ev.membership, ev.redactedBy, ev.relType = membership.String, redactedBy.String, relType.String
 	return &ev, nil
 }
 

@@ -94,6 +94,9 @@ func (s *Service) Messages(ctx context.Context, req *MessagesRequest) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bundleRoom(ctx, d, req.UserID.String(), a, chunk); err != nil {
+		return nil, err
+	}
 	b := append([]byte(`{"chunk":`), '[')
 	for i, ev := range chunk {
 		if i > 0 {

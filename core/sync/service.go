@@ -11,7 +11,9 @@
 // queries per response (IN lists over rooms, UNION ALL of per-room LIMIT
 // sub-selects), never one query per room, and stored client JSON is
 // spliced into the response with its "unsigned" object added, never
-// decoded and re-encoded. The E2EE sections (to_device, device_lists,
+// decoded and re-encoded. Bundled aggregations (edits, thread summaries,
+// references; aggregations.go) add one to three batched queries to a
+// page of events. The E2EE sections (to_device, device_lists,
 // one-time key counts) come from Extensions registered by other packages.
 //
 // Deliberate gaps (NOTSPEC): event_format "federation" is served as

@@ -10,15 +10,17 @@ import (
 )
 
 // decorator adds the per-viewer "unsigned" object to stored client JSON:
-// age, transaction_id (the viewer's own device's events), redacted_because
-// and, for state events in a timeline, prev_content and replaces_state.
-// Everything it needs is loaded up front in at most three batched queries,
-// and events are written by splicing bytes, never re-encoding.
+// age, transaction_id (the viewer's own device's events), redacted_because,
+// for state events in a timeline prev_content and replaces_state, and the
+// bundled aggregations (m.relations, see aggregations.go). Everything it
+// needs is loaded up front in a few batched queries, and events are
+// written by splicing bytes, never re-encoding.
 type decorator struct {
 	now        int64
 	txns       map[string]string
 	redactions map[string][]byte
 	prev       map[string]*evRow
+	relations  map[string][]byte
 	fields     []string
 }
 
@@ -143,6 +145,10 @@ func (d *decorator) appendEvent(b []byte, ev *evRow) []byte {
 		b = appendString(b, prev.id)
 		b = append(b, `,"prev_sender":`...)
 		b = appendString(b, prev.sender)
+	}
+	if rel := d.relations[ev.id]; rel != nil {
+		b = append(b, `,"m.relations":`...)
+		b = append(b, rel...)
 	}
 	b = append(b, "}}"...)
 	if len(d.fields) > 0 {
