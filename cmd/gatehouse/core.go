@@ -97,6 +97,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	if err != nil {
 		return nil, err
 	}
+	pushSvc.OnNotify = pushersSvc.Notified
 	writer.Subscribe(pushersSvc.OnCommit)
 	acc.OnDeviceChange(pushersSvc.OnDeviceChange)
 	acc.OnDeactivate(pushersSvc.OnDeactivate)

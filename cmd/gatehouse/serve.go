@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/storage/postgres"
 	"github.com/gatehouse-chat/gatehouse/core/storage/sqlite"
 	"github.com/gatehouse-chat/gatehouse/internal/inproc"
+	"github.com/gatehouse-chat/gatehouse/internal/memtune"
 )
 
 // runServe parses flags, starts the server and waits for SIGINT/SIGTERM.
@@ -52,6 +53,8 @@ func runServe(args []string) int {
 		return code
 	}
 	defer srv.Close()
+	memtune.SetGC()
+	go memtune.Run(ctx)
 	printWelcome(srv.cfg, path)
 	<-ctx.Done()
 	srv.log.Info().Msg("Shutting down")

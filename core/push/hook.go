@@ -81,6 +81,9 @@ func (s *Service) PersistHook(ctx context.Context, tx *storage.Tx, ev *rooms.Eve
 		}
 		if notify, highlight := rules.eval(view, info, member{displayName: displayName}); notify {
 			counts.add(p.RoomID, user, ev.Pos, highlight)
+			if s.OnNotify != nil {
+				return s.OnNotify(ctx, tx, user, ev, highlight)
+			}
 		}
 		return nil
 	}

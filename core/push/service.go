@@ -12,8 +12,8 @@
 // it stops short of the newest notification, recounts by evaluating the
 // events after it. No row per notified user is kept: on SQLite those rows
 // cost more than the evaluation itself on every send. Pushers (HTTP push
-// to a gateway) are not part of this package; they would evaluate in a
-// Writer subscriber, off the commit path.
+// to a gateway) are core/pushers: OnNotify hands it each notified user
+// inside the commit transaction, and it delivers off the commit path.
 //
 // The evaluator is our own rather than mautrix's pushrules: that one
 // compiles globs and regexps on every match and needs the content decoded
@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/gatehouse-chat/gatehouse/core/rooms"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/stream"
 )
@@ -46,6 +47,13 @@ type Service struct {
 
 	// Disabled turns PersistHook into a no-op (benchmarks measure its cost).
 	Disabled bool
+
+	// OnNotify, when set, is called by PersistHook inside the event's
+	// commit transaction for every local user the event notifies
+	// (core/pushers queues the notification for the user's push
+	// gateways). It must only write to tx and must not block. Set it
+	// before the server persists events.
+	OnNotify func(ctx context.Context, tx *storage.Tx, user id.UserID, ev *rooms.Event, highlight bool) error
 
 	mu       sync.Mutex
 	compiled map[id.UserID]*compiledRules

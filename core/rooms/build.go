@@ -84,8 +84,9 @@ func (s *Service) await(r *room, ev *Event, pending *stream.Pending) (*Event, er
 
 func (s *Service) txnEvent(ctx context.Context, req SendRequest) (id.EventID, error) {
 	var eid id.EventID
-	err := s.db.QueryRow(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
-		req.Sender, req.DeviceID, req.TxnID).Scan(&eid)
+	// Read where the newest writes are, cheaply (see storage.DB.ScanFresh).
+	err := s.db.ScanFresh(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
+		[]any{req.Sender, req.DeviceID, req.TxnID}, &eid)
 	if err != nil && !errors.Is(err, sqlNoRows) {
 		return "", err
 	}
@@ -166,30 +167,40 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 	var stored pdu.AnyPDU = p
 	var eventID id.EventID
 	var lp *legacyPDU
+	var pduJSON, client []byte
 	var err error
 	if legacy {
 		if lp, err = s.signLegacy(r, p); err != nil {
 			return nil, err
 		}
 		eventID, stored = lp.pdu.EventID, lp.pdu
-	} else if eventID, err = events.Sign(p, r.version, s.opts.ServerName, s.opts.Key); err != nil {
-		// Signing fails only on content canonical JSON cannot express.
-		return nil, httpx.BadJSON("Event content cannot be encoded as canonical JSON: %v", err)
+	} else {
+		// One canonical encoding serves the hash, the signature, the
+		// event ID and the stored forms.
+		enc, err := events.SignAndEncode(p, r.version, s.opts.ServerName, s.opts.Key)
+		if errors.Is(err, events.ErrTooLarge) {
+			return nil, httpx.TooLarge("Event is larger than %d bytes", events.MaxEventSize)
+		} else if err != nil {
+			// Signing fails only on content canonical JSON cannot express.
+			return nil, httpx.BadJSON("Event content cannot be encoded as canonical JSON: %v", err)
+		}
+		eventID, pduJSON, client = enc.ID, enc.PDU, enc.Client
 	}
 	if req.Type == event.StateCreate.Type {
 		if err := eventauth.Authorize(r.version, p, nil, nil, nil); err != nil {
 			return nil, authError(err)
 		}
 	}
-	pduJSON, err := events.EncodePDU(stored)
-	if errors.Is(err, events.ErrTooLarge) {
-		return nil, httpx.TooLarge("Event is larger than %d bytes", events.MaxEventSize)
-	} else if err != nil {
-		return nil, err
-	}
-	client, err := events.ClientJSON(p, eventID)
-	if err != nil {
-		return nil, err
+	if pduJSON == nil {
+		pduJSON, err = events.EncodePDU(stored)
+		if errors.Is(err, events.ErrTooLarge) {
+			return nil, httpx.TooLarge("Event is larger than %d bytes", events.MaxEventSize)
+		} else if err != nil {
+			return nil, err
+		}
+		if client, err = events.ClientJSON(p, eventID); err != nil {
+			return nil, err
+		}
 	}
 	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID, pduJSON: pduJSON, legacy: lp}
 	return ev, nil

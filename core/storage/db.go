@@ -42,11 +42,18 @@ type DB struct {
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation func(err error) bool
 
+	// AfterCommit, when set, is called after every committed write
+	// transaction. It must not block: SQLite uses it to wake its WAL
+	// checkpointer.
+	AfterCommit func()
+	// OnClose, when set, runs at the start of Close, while the pools are
+	// still open (SQLite stops its checkpointer).
+	OnClose func() error
+
 	rebound sync.Map // query text -> dialect-specific text
-	wstmts  sync.Map // SQLite: query text -> *sql.Stmt on Writer
 	rstmts  sync.Map // SQLite: query text -> *sql.Stmt on Reader
-	// toPrepare holds queries first seen inside a transaction.
-	toPrepare sync.Map
+	// wconn is SQLite's writer connection, held once HoldWriter ran.
+	wconn *writerConn
 }
 
 // stmt returns a prepared statement for query on pool, cached. Only SQLite
@@ -72,7 +79,14 @@ var ErrNotFound = errors.New("not found")
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	err := db.Writer.Close()
+	var err error
+	if db.OnClose != nil {
+		err = db.OnClose()
+	}
+	if db.wconn != nil {
+		err = errors.Join(err, db.wconn.close())
+	}
+	err = errors.Join(err, db.Writer.Close())
 	if db.Reader != db.Writer {
 		err = errors.Join(err, db.Reader.Close())
 	}
@@ -81,7 +95,9 @@ func (db *DB) Close() error {
 
 // Q returns query in the DB's dialect. Queries are written once with
 // PostgreSQL's $N placeholders; SQLite numbers named parameters by first
-// appearance, so $N is rewritten to SQLite's explicit ?N form.
+// appearance, so $N is rewritten to SQLite's explicit ?N form, or to plain
+// ? when the placeholders run $1, $2, ... in order (the driver then binds by
+// position instead of reading back each parameter's name).
 func (db *DB) Q(query string) string {
 	if db.Dialect == Postgres {
 		return query
@@ -95,33 +111,63 @@ func (db *DB) Q(query string) string {
 }
 
 func rebindSQLite(q string) string {
+	sequential := true
+	next := 1
+	forEachPlaceholder(q, func(_, _, n int) {
+		if n != next {
+			sequential = false
+		}
+		next++
+	})
 	var b strings.Builder
 	b.Grow(len(q))
+	last := 0
+	forEachPlaceholder(q, func(start, end, _ int) {
+		b.WriteString(q[last:start])
+		b.WriteByte('?')
+		if !sequential {
+			b.WriteString(q[start+1 : end])
+		}
+		last = end
+	})
+	b.WriteString(q[last:])
+	return b.String()
+}
+
+// forEachPlaceholder calls fn with the span and number of each $N outside
+// string literals, in order.
+func forEachPlaceholder(q string, fn func(start, end, n int)) {
 	inString := false
 	for i := 0; i < len(q); i++ {
 		c := q[i]
 		if c == '\'' {
 			inString = !inString
 		}
-		if c == '$' && !inString && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
-			b.WriteByte('?')
+		if c != '$' || inString || i+1 >= len(q) || q[i+1] < '0' || q[i+1] > '9' {
 			continue
 		}
-		b.WriteByte(c)
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.Atoi(q[i+1 : j])
+		fn(i, j, n)
+		i = j - 1
 	}
-	return b.String()
 }
 
 // Exec runs a statement on the writer.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if db.Dialect == SQLite {
-		st, err := db.stmt(ctx, &db.wstmts, db.Writer, query)
-		if err != nil {
-			return nil, err
+	if w := db.wconn; w != nil {
+		w.mu.Lock()
+		res, err := w.exec(ctx, db, query, args)
+		w.mu.Unlock()
+		if err == nil && db.AfterCommit != nil {
+			db.AfterCommit()
 		}
-		return st.ExecContext(ctx, args...)
+		return res, err
 	}
-	return db.Writer.ExecContext(ctx, query, args...)
+	return db.Writer.ExecContext(ctx, db.Q(query), args...)
 }
 
 // Query runs a read query on the reader pool.
@@ -147,10 +193,38 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return db.Reader.QueryRowContext(ctx, db.Q(query), args...)
 }
 
+// ScanFresh runs a single-row read of committed data and scans the row
+// into dest, returning sql.ErrNoRows like Row.Scan. It is for short point
+// lookups on the write path, such as a send's transaction ID. On SQLite it
+// uses the writer connection when that is free: its page cache holds the
+// pages the last commits touched, while a reader connection reloads its
+// cache after every commit made by another connection (a dozen page reads
+// and lock calls for one index lookup). While a write transaction holds
+// the writer it reads from the reader pool instead, so lookups never queue
+// behind commits (that would keep concurrent sends from sharing a batch).
+// It is not cancelled with ctx: a lookup this short is cheaper to finish
+// than to watch (a goroutine in database/sql and one in the driver).
+func (db *DB) ScanFresh(ctx context.Context, query string, args []any, dest ...any) error {
+	ctx = context.WithoutCancel(ctx)
+	if w := db.wconn; w != nil {
+		if !w.mu.TryLock() {
+			return db.QueryRow(ctx, query, args...).Scan(dest...)
+		}
+		defer w.mu.Unlock()
+		st, err := w.stmt(ctx, db, query)
+		if err != nil {
+			return err
+		}
+		return st.QueryRowContext(ctx, args...).Scan(dest...)
+	}
+	return db.Writer.QueryRowContext(ctx, db.Q(query), args...).Scan(dest...)
+}
+
 // Tx is a write transaction that speaks the DB's dialect.
 type Tx struct {
-	*sql.Tx
-	db *DB
+	sqlTx *sql.Tx     // PostgreSQL
+	w     *writerConn // SQLite
+	db    *DB
 
 	values       map[any]any
 	beforeCommit []func(ctx context.Context, tx *Tx) error
@@ -181,43 +255,46 @@ func (tx *Tx) BeforeCommit(fn func(ctx context.Context, tx *Tx) error) {
 
 // Exec runs a statement inside the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := tx.prepared(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+	if tx.w != nil {
+		return tx.w.exec(ctx, tx.db, query, args)
 	}
-	return tx.Tx.ExecContext(ctx, tx.db.Q(query), args...)
+	return tx.sqlTx.ExecContext(ctx, query, args...)
 }
 
 // Query runs a query inside the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := tx.prepared(ctx, query); st != nil {
+	if tx.w != nil {
+		st, err := tx.w.stmt(ctx, tx.db, query)
+		if err != nil {
+			return nil, err
+		}
 		return st.QueryContext(ctx, args...)
 	}
-	return tx.Tx.QueryContext(ctx, tx.db.Q(query), args...)
+	return tx.sqlTx.QueryContext(ctx, query, args...)
 }
 
 // QueryRow runs a single-row query inside the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := tx.prepared(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+	if tx.w != nil {
+		st, err := tx.w.stmt(ctx, tx.db, query)
+		if err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+		// Let Row.Scan report the error.
+		return tx.w.conn.QueryRowContext(ctx, tx.db.Q(query), args...)
 	}
-	return tx.Tx.QueryRowContext(ctx, tx.db.Q(query), args...)
+	return tx.sqlTx.QueryRowContext(ctx, query, args...)
 }
 
-// prepared binds the writer's cached statement to this transaction. The
-// SQLite writer has one connection, so database/sql reuses the prepared
-// statement instead of preparing it again.
-func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
-	if tx.db.Dialect != SQLite {
-		return nil
+// execScript runs text, which may hold several statements, unprepared.
+func (tx *Tx) execScript(ctx context.Context, text string) error {
+	var err error
+	if tx.w != nil {
+		_, err = tx.w.conn.ExecContext(ctx, text)
+	} else {
+		_, err = tx.sqlTx.ExecContext(ctx, text)
 	}
-	v, ok := tx.db.wstmts.Load(query)
-	if !ok {
-		// Preparing on the pool would wait for the writer's only
-		// connection, which this transaction holds: prepare after commit.
-		tx.db.toPrepare.Store(query, struct{}{})
-		return nil
-	}
-	return tx.Tx.StmtContext(ctx, v.(*sql.Stmt))
+	return err
 }
 
 // DB returns the database the transaction belongs to.
@@ -225,30 +302,44 @@ func (tx *Tx) DB() *DB { return tx.db }
 
 // InTx runs fn in a write transaction, committing when fn returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if w := db.wconn; w != nil {
+		w.mu.Lock()
+		err := w.inTx(ctx, &Tx{w: w, db: db}, fn)
+		w.mu.Unlock()
+		if err == nil && db.AfterCommit != nil {
+			db.AfterCommit()
+		}
+		return err
+	}
 	sqlTx, err := db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	tx := &Tx{Tx: sqlTx, db: db}
-	if err := fn(tx); err != nil {
+	tx := &Tx{sqlTx: sqlTx, db: db}
+	if err := tx.run(ctx, fn); err != nil {
 		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	if db.AfterCommit != nil {
+		db.AfterCommit()
+	}
+	return nil
+}
+
+// run calls fn and then the BeforeCommit hooks.
+func (tx *Tx) run(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	for _, f := range tx.beforeCommit {
 		if err := f(ctx, tx); err != nil {
-			_ = sqlTx.Rollback()
 			return err
 		}
 	}
-	err = sqlTx.Commit()
-	if db.Dialect == SQLite {
-		db.toPrepare.Range(func(k, _ any) bool {
-			db.toPrepare.Delete(k)
-			_, _ = db.stmt(ctx, &db.wstmts, db.Writer, k.(string))
-			return true
-		})
-	}
-	return err
+	return nil
 }
 
 // Placeholders returns "$from, $from+1, ..." n times, for IN lists.

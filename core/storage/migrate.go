@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,11 +20,16 @@ var schemaFS embed.FS
 // "-- only: postgres" or "-- only: sqlite" is kept only for that dialect, so
 // one file serves both databases.
 func (db *DB) Migrate(ctx context.Context) error {
+	return db.migrateTo(ctx, math.MaxInt)
+}
+
+// migrateTo applies the migrations numbered up to last.
+func (db *DB) migrateTo(ctx context.Context, last int) error {
 	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS gatehouse_schema (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema table: %w", err)
 	}
 	var current int
-	if err := db.Writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gatehouse_schema`).Scan(&current); err != nil {
+	if err := db.ScanFresh(ctx, `SELECT COALESCE(MAX(version), 0) FROM gatehouse_schema`, nil, &current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	files, err := migrationFiles()
@@ -31,12 +37,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range files {
-		if m.version <= current {
+		if m.version <= current || m.version > last {
 			continue
 		}
 		text := filterDialect(m.text, db.Dialect)
 		err := db.InTx(ctx, func(tx *Tx) error {
-			if _, err := tx.Tx.ExecContext(ctx, text); err != nil {
+			if err := tx.execScript(ctx, text); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO gatehouse_schema (version) VALUES ($1)`, m.version)
@@ -93,6 +99,9 @@ func filterDialect(text string, d Dialect) string {
 		if strings.HasSuffix(trimmed, "-- only: sqlite") && d != SQLite {
 			continue
 		}
+		// SQLite keeps a table's CREATE text verbatim in sqlite_schema:
+		// leave the marker out of it.
+		l = strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(l, " \t\r"), "-- only: sqlite"), "-- only: postgres")
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")

@@ -169,3 +169,40 @@ func TestFailedEventFailsLaterEventsOfItsRoom(t *testing.T) {
 		t.Fatalf("second event: err=%v, %d rows; want ErrPredecessorFailed and nothing stored", err2, n)
 	}
 }
+
+// A batch that ends with an event leaves stream_head behind; a new writer
+// must still resume after the event, or positions would be handed out twice.
+func TestWriterResumesAfterNewestEvent(t *testing.T) {
+	storagetest.ForEachDB(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		w, err := stream.NewWriter(ctx, db, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Submit(ctx, stream.Change{Kind: stream.KindOther}, insert("#a:x")); err != nil {
+			t.Fatal(err)
+		}
+		pos, err := w.Submit(ctx, stream.Change{Kind: stream.KindEvent, RoomID: "!r:x"}, func(ctx context.Context, tx *storage.Tx, pos int64) error {
+			_, err := tx.Exec(ctx, `INSERT INTO events (stream_pos, event_id, room_id, type, sender, depth, origin_ts, pdu, client)
+				VALUES ($1, $2, '!r:x', 'm.room.message', '@a:x', 1, 1, '{}', '{}')`, pos, fmt.Sprintf("$e%d", pos))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		var head int64
+		_ = db.QueryRow(ctx, `SELECT pos FROM stream_head WHERE id = 1`).Scan(&head)
+		if head >= pos {
+			t.Fatalf("stream_head = %d was written for a batch ending in an event at %d", head, pos)
+		}
+		w2, err := stream.NewWriter(ctx, db, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w2.Close()
+		if next, _ := w2.Submit(ctx, stream.Change{}, nil); next != pos+1 {
+			t.Fatalf("resumed at %d, want %d", next, pos+1)
+		}
+	})
+}

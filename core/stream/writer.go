@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -23,6 +25,10 @@ import (
 type Kind uint8
 
 const (
+	// KindEvent is a room event. Its ApplyFunc must store the event in
+	// the events table at its position: a batch that ends with one then
+	// leaves stream_head alone (one page less to commit), and NewWriter
+	// resumes after the newer of stream_head and the newest event.
 	KindEvent Kind = iota + 1
 	KindAccountData
 	KindReceipt
@@ -60,38 +66,47 @@ type op struct {
 }
 
 // Writer serialises and batches stream writes.
+//
+// There is no writer goroutine: a goroutine waiting for its write becomes
+// the committer (the leader) when nobody else is committing, and commits
+// everything queued so far, its own write included. A lone sender thus
+// commits on its own goroutine with no hand-off, and concurrent senders
+// queue behind the leader and share its next transaction. A leader that has
+// committed passes the turn to the waiters if writes are left in the queue.
 type Writer struct {
 	db    *storage.DB
 	log   zerolog.Logger
-	ops   chan *op
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.RWMutex
-	pos   int64 // last committed position
 	hooks []func([]Change)
 
-	// closeMu orders Enqueue against Close: once closed is set no write can
-	// enter ops, so the loop's final drain sees every queued write.
-	closeMu sync.RWMutex
+	mu      sync.Mutex
+	queue   []*op // enqueued, not yet taken by a leader
+	leading bool  // a goroutine is committing
 	closed  bool
+	pos     int64 // last committed position
+	// turn holds a token while the queue has writes and no leader; a
+	// waiter that takes it tries to lead.
+	turn chan struct{}
 }
 
 // MaxBatch bounds how many writes share a transaction.
 const MaxBatch = 256
 
-// NewWriter loads the last committed position and starts the commit loop.
+// NewWriter loads the last committed position.
 func NewWriter(ctx context.Context, db *storage.DB, log zerolog.Logger) (*Writer, error) {
-	w := &Writer{db: db, log: log, ops: make(chan *op, 4096), stop: make(chan struct{})}
+	w := &Writer{db: db, log: log, turn: make(chan struct{}, 1)}
+	var newestEvent int64
 	err := db.QueryRow(ctx, `SELECT pos FROM stream_head WHERE id = 1`).Scan(&w.pos)
+	if err == nil {
+		err = db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM events`).Scan(&newestEvent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read stream head: %w", err)
 	}
-	w.wg.Add(1)
-	go w.loop()
+	w.pos = max(w.pos, newestEvent)
 	return w, nil
 }
 
-// Subscribe adds a hook called, in commit order and from the commit
+// Subscribe adds a hook called, in commit order and from the committing
 // goroutine, with every committed batch. Hooks must not block: hand work to
 // your own goroutine. Subscribe before the first Submit.
 func (w *Writer) Subscribe(fn func([]Change)) {
@@ -102,8 +117,8 @@ func (w *Writer) Subscribe(fn func([]Change)) {
 
 // Pos returns the last committed position.
 func (w *Writer) Pos() int64 {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.pos
 }
 
@@ -118,22 +133,25 @@ func (w *Writer) Submit(ctx context.Context, c Change, apply ApplyFunc) (int64, 
 
 // Pending is a queued write.
 type Pending struct {
+	w   *Writer
 	o   *op
 	err error
 }
 
 // Enqueue queues a write without waiting for it. Writes commit in the order
 // they were enqueued, so a caller holding a lock (a room's) can enqueue, let
-// go of the lock, and then Wait, while the next writer builds on top.
+// go of the lock, and then Wait, while the next writer builds on top. The
+// write commits when its Wait (or a later write's) leads a commit, or at
+// Close: always Wait for the last write you enqueue.
 func (w *Writer) Enqueue(ctx context.Context, c Change, apply ApplyFunc) *Pending {
 	o := &op{ctx: context.WithoutCancel(ctx), change: c, apply: apply, done: make(chan error, 1)}
-	w.closeMu.RLock()
-	defer w.closeMu.RUnlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.closed {
 		return &Pending{err: ErrClosed}
 	}
-	w.ops <- o
-	return &Pending{o: o}
+	w.queue = append(w.queue, o)
+	return &Pending{w: w, o: o}
 }
 
 // Wait blocks until the write is durable and returns its position. Once
@@ -143,52 +161,86 @@ func (p *Pending) Wait() (int64, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
-	if err := <-p.o.done; err != nil {
+	for {
+		select {
+		case err := <-p.o.done:
+			return p.result(err)
+		default:
+		}
+		p.w.lead()
+		select {
+		case err := <-p.o.done:
+			return p.result(err)
+		case <-p.w.turn:
+		}
+	}
+}
+
+func (p *Pending) result(err error) (int64, error) {
+	if err != nil {
 		return 0, err
 	}
 	return p.o.change.Pos, nil
 }
 
-// Close stops accepting writes and waits for queued ones to commit.
-func (w *Writer) Close() {
-	w.closeMu.Lock()
-	if w.closed {
-		w.closeMu.Unlock()
+// lead commits one batch from the queue unless another goroutine is
+// committing, then passes the turn on if writes are left.
+func (w *Writer) lead() {
+	w.mu.Lock()
+	if w.leading || len(w.queue) == 0 {
+		w.mu.Unlock()
 		return
 	}
-	w.closed = true
-	w.closeMu.Unlock()
-	close(w.stop)
-	w.wg.Wait()
+	w.leading = true
+	n := min(len(w.queue), MaxBatch)
+	batch := w.queue[:n:n]
+	w.queue = w.queue[n:]
+	if len(w.queue) == 0 {
+		w.queue = nil // let the batch's array go with the batch
+	}
+	w.mu.Unlock()
+
+	defer func() {
+		if r := recover(); r != nil {
+			// A panic in an ApplyFunc used to end the process from the
+			// writer goroutine; the HTTP server would now recover it on
+			// the leader's goroutine and leave the writer wedged.
+			stack := debug.Stack()
+			go panic(fmt.Sprintf("stream commit: %v\n\n%s", r, stack))
+			select {}
+		}
+	}()
+	w.commit(batch)
+
+	w.mu.Lock()
+	w.leading = false
+	more := len(w.queue) > 0
+	w.mu.Unlock()
+	if more {
+		select {
+		case w.turn <- struct{}{}:
+		default: // a token is already waiting
+		}
+	}
 }
 
-func (w *Writer) loop() {
-	defer w.wg.Done()
-	batch := make([]*op, 0, MaxBatch)
+// Close stops accepting writes and commits the queued ones.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 	for {
+		w.mu.Lock()
+		idle := !w.leading && len(w.queue) == 0
+		w.mu.Unlock()
+		if idle {
+			return
+		}
+		w.lead()
 		select {
-		case o := <-w.ops:
-			batch = append(batch[:0], o)
-		case <-w.stop:
-			for {
-				select {
-				case o := <-w.ops:
-					w.commit([]*op{o})
-				default:
-					return
-				}
-			}
+		case <-w.turn:
+		case <-time.After(time.Millisecond):
 		}
-	fill:
-		for len(batch) < MaxBatch {
-			select {
-			case o := <-w.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		w.commit(batch)
 	}
 }
 
@@ -247,6 +299,9 @@ func (w *Writer) tryCommit(batch []*op) (failed int, err error) {
 				failed = i
 				return err
 			}
+		}
+		if last := batch[len(batch)-1]; last.change.Kind == KindEvent && last.apply != nil {
+			return nil // the event's row records pos (see KindEvent)
 		}
 		_, err := tx.Exec(context.Background(), `UPDATE stream_head SET pos = $1 WHERE id = 1`, pos)
 		return err
