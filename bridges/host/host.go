@@ -19,6 +19,7 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -158,7 +159,7 @@ func (h *Host) WaitReady(ctx context.Context, name string) error {
 			}
 		}
 	}
-	return context.Canceled
+	return fmt.Errorf("no enabled bridge %q", name)
 }
 
 // ServeHTTP on a bridge that is not running answers 503: the homeserver's
