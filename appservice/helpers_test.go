@@ -283,6 +283,23 @@ func (f *fakeAS) attemptList() []string {
 	return append([]string(nil), f.attempts...)
 }
 
+// uniqueTxns keeps the first acceptance of each transaction ID. A repeat is
+// legitimate: a request the homeserver gave up on (its context ended, as
+// at shutdown) may still reach the appservice, and the homeserver resends
+// the transaction under the same ID; the spec makes the appservice
+// deduplicate by ID.
+func uniqueTxns(acc []delivery) []delivery {
+	seen := map[string]bool{}
+	var out []delivery
+	for _, d := range acc {
+		if !seen[d.txnID] {
+			seen[d.txnID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // allEvents flattens accepted transactions, keeping only the first
 // acceptance of each transaction ID (a repeat is a resend the appservice
 // deduplicates), and checks that no event appears under two IDs.

@@ -134,7 +134,7 @@ func killAndRecover(t *testing.T, dbSpec string, reopen func() *storage.DB) {
 	newCore(t, db, loaded, PusherOptions{})
 	acc := f.waitFor(30*time.Second, fmt.Sprintf("%d messages", len(want)), func(acc []delivery) bool {
 		n := 0
-		for _, d := range acc {
+		for _, d := range uniqueTxns(acc) {
 			n += len(d.bodies)
 		}
 		return n >= len(want)
@@ -153,7 +153,7 @@ func killAndRecover(t *testing.T, dbSpec string, reopen func() *storage.DB) {
 		t.Fatalf("delivered %d of %d committed messages, or out of order", len(msgs), len(want))
 	}
 	var devices []string
-	for _, d := range acc {
+	for _, d := range uniqueTxns(acc) {
 		devices = append(devices, d.toDevice...)
 	}
 	for i, d := range devices {
