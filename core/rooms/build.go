@@ -36,7 +36,8 @@ type SendRequest struct {
 }
 
 // Send builds, authorises and stores an event, returning once it is durable.
-// A repeated (sender, device, txn ID) returns the first event's ID.
+// A repeated (sender, device, endpoint and room, txn ID) returns the first
+// event's ID.
 func (s *Service) Send(ctx context.Context, req SendRequest) (*Event, error) {
 	if req.TxnID != "" {
 		if eid, err := s.txnEvent(ctx, req); err != nil || eid != "" {
@@ -85,12 +86,22 @@ func (s *Service) await(r *room, ev *Event, pending *stream.Pending) (*Event, er
 func (s *Service) txnEvent(ctx context.Context, req SendRequest) (id.EventID, error) {
 	var eid id.EventID
 	// Read where the newest writes are, cheaply (see storage.DB.ScanFresh).
-	err := s.db.ScanFresh(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
-		[]any{req.Sender, req.DeviceID, req.TxnID}, &eid)
+	err := s.db.ScanFresh(ctx, `SELECT event_id FROM event_txns WHERE user_id = $1 AND device_id = $2 AND scope = $3 AND txn_id = $4`,
+		[]any{req.Sender, req.DeviceID, txnScope(req), req.TxnID}, &eid)
 	if err != nil && !errors.Is(err, sqlNoRows) {
 		return "", err
 	}
 	return eid, nil
+}
+
+// txnScope is what a transaction ID is unique within, besides the device
+// (spec "Transaction identifiers": one device and one endpoint): PUT /send
+// or PUT /redact, in one room.
+func txnScope(req SendRequest) string {
+	if req.Redacts != "" {
+		return "redact " + string(req.RoomID)
+	}
+	return "send " + string(req.RoomID)
 }
 
 // buildAndQueue must be called with r.mu held. It advances the room's head
@@ -203,6 +214,9 @@ func (s *Service) build(ctx context.Context, r *room, req SendRequest) (*Event, 
 		}
 	}
 	ev := &Event{ID: eventID, Version: r.version, PDU: p, Client: client, TxnID: req.TxnID, DeviceID: req.DeviceID, pduJSON: pduJSON, legacy: lp}
+	if req.TxnID != "" {
+		ev.txnScope = txnScope(req)
+	}
 	return ev, nil
 }
 

@@ -52,8 +52,8 @@ func (s *Service) persist(ctx context.Context, tx *storage.Tx, version id.RoomVe
 	}
 	queueExtremity(tx, ev)
 	if ev.TxnID != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO event_txns (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)`,
-			p.Sender, ev.DeviceID, ev.TxnID, ev.ID); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO event_txns (user_id, device_id, scope, txn_id, event_id) VALUES ($1, $2, $3, $4, $5)`,
+			p.Sender, ev.DeviceID, ev.txnScope, ev.TxnID, ev.ID); err != nil {
 			return err
 		}
 	}

@@ -97,6 +97,8 @@ type Event struct {
 	// transaction ID, so the sender's own /sync can echo transaction_id.
 	TxnID    string
 	DeviceID id.DeviceID
+	// txnScope is the endpoint and room the transaction ID belongs to.
+	txnScope string
 }
 
 // RoomID returns the event's room.

@@ -85,7 +85,8 @@ func TestMigrationsKeepIndexes(t *testing.T) {
 }
 
 // TestSQLiteHotTablesKeepRows upgrades a database holding rows in every
-// table that migration 012 rebuilds and checks the rows are still there.
+// table that migrations 012 and 014 rebuild and checks the rows are still
+// there (014 gives old transaction IDs the scope of their event).
 func TestSQLiteHotTablesKeepRows(t *testing.T) {
 	ctx := context.Background()
 	pool, err := sql.Open("sqlite", sqlite.DSN(filepath.Join(t.TempDir(), "m.db")))
@@ -120,7 +121,7 @@ func TestSQLiteHotTablesKeepRows(t *testing.T) {
 		dest []any
 	}{
 		{`SELECT pdu, stream_pos FROM events WHERE event_id = '$e'`, []any{&pdu, &pos}},
-		{`SELECT event_id FROM event_txns WHERE user_id = '@a:x' AND device_id = 'D' AND txn_id = 't1'`, []any{&txnEvent}},
+		{`SELECT event_id FROM event_txns WHERE user_id = '@a:x' AND device_id = 'D' AND scope = 'send !r:x' AND txn_id = 't1'`, []any{&txnEvent}},
 		{`SELECT event_id FROM forward_extremities WHERE room_id = '!r:x'`, []any{&extremity}},
 		{`SELECT notifs FROM notification_counts WHERE room_id = '!r:x' AND user_id = '@b:x'`, []any{&notifs}},
 		{`SELECT membership FROM current_state WHERE room_id = '!r:x' AND state_key = '@a:x'`, []any{&membership}},
