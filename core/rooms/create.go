@@ -45,6 +45,26 @@ func (s *Service) CreateRoom(ctx context.Context, creator id.UserID, req *Create
 	if err != nil {
 		return "", "", err
 	}
+	roomID, err := s.runPlan(ctx, creator, plan)
+	if err != nil {
+		return "", "", err
+	}
+	if req.Visibility == "public" {
+		if err := s.SetVisibility(ctx, roomID, "public"); err != nil {
+			return "", "", err
+		}
+	}
+	if plan.alias != "" {
+		if err := s.CreateAlias(ctx, plan.alias, roomID, creator); err != nil {
+			return roomID, "", err
+		}
+	}
+	return roomID, plan.alias, nil
+}
+
+// runPlan creates a room from plan's events, sent by creator in order and
+// committed together, and returns its ID once they are durable.
+func (s *Service) runPlan(ctx context.Context, creator id.UserID, plan *createPlan) (id.RoomID, error) {
 	roomID := id.RoomID("!" + randomString(18) + ":" + s.opts.ServerName)
 	r := &room{id: roomID, version: plan.version, state: map[pdu.StateKey]*Event{}}
 	s.mu.Lock()
@@ -63,30 +83,20 @@ func (s *Service) CreateRoom(ctx context.Context, creator id.UserID, req *Create
 			} else {
 				s.forget(roomID)
 			}
-			return "", "", err
+			return "", err
 		}
 		last, lastPending = ev, pending
 	}
 	r.mu.Unlock()
 	if _, err := s.await(r, last, lastPending); err != nil {
-		return "", "", err
+		return "", err
 	}
 	// Only the last event's position was recorded in memory; reload so
 	// every state event carries its stored position.
 	r.mu.Lock()
 	r.stale = true
 	r.mu.Unlock()
-	if req.Visibility == "public" {
-		if err := s.SetVisibility(ctx, roomID, "public"); err != nil {
-			return "", "", err
-		}
-	}
-	if plan.alias != "" {
-		if err := s.CreateAlias(ctx, plan.alias, roomID, creator); err != nil {
-			return roomID, "", err
-		}
-	}
-	return roomID, plan.alias, nil
+	return roomID, nil
 }
 
 func (s *Service) forget(roomID id.RoomID) {

@@ -32,4 +32,5 @@ func RegisterRooms(rt *httpx.Router, rs *rooms.Service, sendLimit ...httpx.Middl
 	rt.Authed("PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}", h.putState, sendLimit...)
 	rt.Authed("PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey...}", h.putState, sendLimit...)
 	rt.Authed("PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}", h.redact, sendLimit...)
+	rt.Authed("POST /_matrix/client/v3/rooms/{roomId}/upgrade", h.upgrade, sendLimit...)
 }
