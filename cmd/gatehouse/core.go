@@ -104,6 +104,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	pushersSvc.Start()
 	rcpt := receipts.New(db, writer, rs)
 	rcpt.OnRead(pushSvc.MarkRead)
+	rcpt.OnRead(pushersSvc.Read) // after MarkRead: badge updates
 	typ := typing.New(writer, rs, log)
 	pres := presence.New(db, writer, log)
 	keysSvc := keys.New(db, writer, cfg.ServerName, acc, log.With().Str("component", "keys").Logger())

@@ -64,8 +64,8 @@ const recountLimit = 1000
 // position upTo off their counts: a receipt at or past the newest
 // notification zeroes them, an earlier one recounts the events after it.
 // It runs inside the receipt's transaction; register it with
-// receipts.Service.OnRead.
-func (s *Service) MarkRead(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo int64) error {
+// receipts.Service.OnRead (which also passes the receipt's position, unused).
+func (s *Service) MarkRead(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo, _ int64) error {
 	if err := flushCounts(ctx, tx); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestCountsOfBatchedSends(t *testing.T) {
 		}()
 		if _, err := w.Submit(ctx, stream.Change{Kind: stream.KindReceipt, RoomID: string(roomID)},
 			func(ctx context.Context, tx *storage.Tx, pos int64) error {
-				return ps.MarkRead(ctx, tx, bob, roomID, upTo)
+				return ps.MarkRead(ctx, tx, bob, roomID, upTo, 0)
 			}); err != nil {
 			t.Fatal(err)
 		}

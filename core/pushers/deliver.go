@@ -91,7 +91,14 @@ func (p *Pushers) drain(ctx context.Context, pid int64, r *run) {
 				log.Info().Int("failed_attempts", r.fails).Msg("Push gateway is reachable again")
 			}
 			r.fails, r.backoff = 0, 0
-			err = p.dropRow(ctx, pid, j.pos)
+			if err == nil {
+				p.sent(pid, j.unread)
+			}
+			if j.badge {
+				err = p.dropBadge(ctx, pid, j.pos)
+			} else {
+				err = p.dropRow(ctx, pid, j.pos)
+			}
 		default:
 			r.fails++
 			ev := log.Debug()
@@ -126,6 +133,10 @@ func (p *Pushers) wait(ctx context.Context, r *run) {
 type job struct {
 	pos     int64
 	eventID string
+	// badge marks a counts-only update (badge.go); unread is the count
+	// the notification carries.
+	badge   bool
+	unread  int64
 	appID   string
 	pushKey string
 	url     string
@@ -141,19 +152,26 @@ func (p *Pushers) next(ctx context.Context, pid int64) (*job, error) {
 		var queuedTS int64
 		err := p.db.QueryRow(ctx, `SELECT stream_pos, highlight, queued_ts FROM pusher_queue
 			WHERE pusher_id = $1 ORDER BY stream_pos LIMIT 1`, pid).Scan(&q.pos, &q.highlight, &queuedTS)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		} else if err != nil {
+		noEvents := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !noEvents {
 			return nil, err
 		}
 		q.pusher = pid
 		ps, err := p.loadPusher(ctx, pid)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Deleted after the row was queued (see dropQueues).
-			_, err := p.db.Exec(ctx, `DELETE FROM pusher_queue WHERE pusher_id = $1`, pid)
+			if _, err := p.db.Exec(ctx, `DELETE FROM pusher_queue WHERE pusher_id = $1`, pid); err != nil {
+				return nil, err
+			}
+			_, err := p.db.Exec(ctx, `DELETE FROM pusher_badges WHERE pusher_id = $1`, pid)
 			return nil, err
 		} else if err != nil {
 			return nil, err
+		}
+		if noEvents {
+			// Badge updates go after the notifications, which carry
+			// counts themselves.
+			return p.nextBadge(ctx, ps, pid)
 		}
 		if age := p.now().Sub(time.UnixMilli(queuedTS)); age > p.opts.GiveUpAfter {
 			p.log.Warn().Int64("pusher_id", pid).Dur("age", age).Msg("Giving up on a push notification")

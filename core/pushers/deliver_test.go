@@ -11,6 +11,8 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/rooms"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/storage/storagetest"
+	"github.com/tidwall/gjson"
+	"maunium.net/go/mautrix/id"
 )
 
 func TestNotificationReachesGateway(t *testing.T) {
@@ -195,8 +197,64 @@ func TestReadNotificationIsNotSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.newPushers(testOptions()).Start()
+		// Only the badge update goes out: no event, an unread count of 0.
+		if n := gw.next(); n.Get("event_id").Exists() || n.Get("counts.unread").Raw != "0" {
+			t.Fatalf("after reading on another device the gateway got %s, want a badge of 0", n.Raw)
+		}
 		gw.none(300 * time.Millisecond)
 		waitFor(t, func() bool { return e.queueLen() == 0 })
+	})
+}
+
+// TestBadgeFollowsReads: reading on the laptop updates the badge on the
+// phone with a counts-only notification, once per change of the count.
+func TestBadgeFollowsReads(t *testing.T) {
+	storagetest.ForEachDB(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db, testOptions())
+		gw := newGateway(t)
+		alice, bob := e.User("alice"), e.User("bob")
+		kitchen := e.Room(alice, rooms.CreateRequest{}, bob)
+		garden := e.Room(alice, rooms.CreateRequest{}, bob)
+		e.setPusher(bob, "PHONE", "bob-token", gw.url(), nil)
+
+		e.Text(kitchen, alice, "one")
+		last := e.Text(kitchen, alice, "two")
+		three := e.Text(garden, alice, "three")
+		// Counts are read when a notification is sent, so the last of the
+		// three carries all of them.
+		var n gjson.Result
+		for _, body := range []string{"one", "two", "three"} {
+			if n = gw.next(); n.Get("content.body").Str != body {
+				t.Fatalf("got %s, want the notification for %q", n.Raw, body)
+			}
+		}
+		if n.Get("counts.unread").Int() != 3 {
+			t.Fatalf("last notification carries counts %s, want 3", n.Get("counts").Raw)
+		}
+		read := func(room id.RoomID, ev id.EventID) {
+			t.Helper()
+			if err := e.Receipts.Set(e.Ctx, room, bob, receipts.Read, ev, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read(kitchen, last.ID)
+		n = gw.next()
+		if n.Get("event_id").Exists() || n.Get("counts.unread").Int() != 1 || n.Get("devices.0.pushkey").Str != "bob-token" {
+			t.Fatalf("badge after reading the kitchen: %s, want counts.unread 1 for bob-token", n.Raw)
+		}
+		// The same receipt again changes nothing: no push.
+		read(kitchen, last.ID)
+		gw.none(200 * time.Millisecond)
+
+		read(garden, three.ID)
+		if n := gw.next(); n.Get("counts.unread").Raw != "0" {
+			t.Fatalf("badge after reading everything: %s, want unread 0 sent explicitly", n.Raw)
+		}
+		waitFor(t, func() bool {
+			var left int
+			_ = e.DB.QueryRow(e.Ctx, `SELECT COUNT(*) FROM pusher_badges`).Scan(&left)
+			return left == 0
+		})
 	})
 }
 

@@ -50,6 +50,9 @@ func newEnv(t testing.TB, db *storage.DB, opts Options) *env {
 	t.Helper()
 	e := &env{Env: synctest.New(t, db), attempts: make(chan error, 1000)}
 	e.p = e.newPushers(opts)
+	e.Receipts.OnRead(func(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo, pos int64) error {
+		return e.p.Read(ctx, tx, user, room, upTo, pos)
+	})
 	e.viaPush = wireOnNotify(e.Push, e.p)
 	if !e.viaPush {
 		e.Rooms.AddPersistHook(func(ctx context.Context, tx *storage.Tx, ev *rooms.Event) error {

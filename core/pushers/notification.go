@@ -88,10 +88,7 @@ func (p *Pushers) build(ctx context.Context, ps *pusherRow, q queued) (*job, err
 		return nil, nil
 	}
 	n := notification{EventID: eventID, RoomID: roomID, Prio: "low"}
-	if err := p.db.QueryRow(ctx, `SELECT COALESCE(SUM(n.notifs), 0) FROM current_state cs
-		JOIN notification_counts n ON n.room_id = cs.room_id AND n.user_id = cs.state_key
-		WHERE cs.type = 'm.room.member' AND cs.state_key = $1 AND cs.membership IN ('join', 'invite')`,
-		ps.user).Scan(&n.Counts.Unread); err != nil {
+	if n.Counts.Unread, err = p.unread(ctx, ps.user); err != nil {
 		return nil, err
 	}
 	content := gjson.Get(client, "content")
@@ -106,19 +103,12 @@ func (p *Pushers) build(ctx context.Context, ps *pusherRow, q queued) (*job, err
 	if q.highlight {
 		tweaks["highlight"] = true
 	}
-	dev := device{AppID: ps.appID, PushKey: ps.pushKey, PushKeyTS: ps.pushKeyTS / 1000, Tweaks: tweaks}
-	var gateway, format string
-	_ = json.Unmarshal(ps.data["url"], &gateway)
-	_ = json.Unmarshal(ps.data["format"], &format)
-	rest := make(map[string]json.RawMessage, len(ps.data))
-	for k, v := range ps.data {
-		if k != "url" {
-			rest[k] = v
-		}
-	}
-	if dev.Data, err = json.Marshal(rest); err != nil {
+	dev, gateway, err := deviceOf(ps, tweaks)
+	if err != nil {
 		return nil, err
 	}
+	var format string
+	_ = json.Unmarshal(ps.data["format"], &format)
 	n.Devices = []device{dev}
 	if format != "event_id_only" {
 		// The spec's event_id_only carries IDs, counts and devices only:
@@ -138,7 +128,7 @@ func (p *Pushers) build(ctx context.Context, ps *pusherRow, q queued) (*job, err
 	if err != nil {
 		return nil, err
 	}
-	return &job{pos: q.pos, eventID: eventID, appID: ps.appID, pushKey: ps.pushKey, url: gateway, body: body}, nil
+	return &job{pos: q.pos, eventID: eventID, unread: n.Counts.Unread, appID: ps.appID, pushKey: ps.pushKey, url: gateway, body: body}, nil
 }
 
 // highPriority decides prio. Synapse sends "high" when a rule asked for a

@@ -87,9 +87,11 @@ type Pushers struct {
 	// staged maps a stream position to the pushers that got a queue row
 	// for the event at that position, until the commit is published.
 	staged map[int64][]int64
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// lastSent is the unread count each pusher's gateway last received.
+	lastSent map[int64]int64
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	// onAttempt, when set (tests), sees the outcome of every POST.
 	onAttempt func(pusherID int64, err error)
@@ -120,7 +122,7 @@ func New(ctx context.Context, db *storage.DB, opts Options, log zerolog.Logger) 
 	}
 	p := &Pushers{db: db, log: log, opts: opts, guard: guard, client: newClient(guard, opts.Timeout),
 		now: time.Now, sem: make(chan struct{}, opts.MaxConcurrent),
-		byUser: map[id.UserID][]int64{}, runs: map[int64]*run{}, staged: map[int64][]int64{}}
+		byUser: map[id.UserID][]int64{}, runs: map[int64]*run{}, staged: map[int64][]int64{}, lastSent: map[int64]int64{}}
 	rows, err := db.Query(ctx, `SELECT id, user_id FROM pushers WHERE kind = 'http' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("load pushers: %w", err)
@@ -191,7 +193,7 @@ func (p *Pushers) OnCommit(changes []stream.Change) {
 }
 
 func (p *Pushers) queuedPushers(ctx context.Context) ([]int64, error) {
-	rows, err := p.db.Query(ctx, `SELECT DISTINCT pusher_id FROM pusher_queue`)
+	rows, err := p.db.Query(ctx, `SELECT pusher_id FROM pusher_queue UNION SELECT pusher_id FROM pusher_badges`)
 	if err != nil {
 		return nil, err
 	}

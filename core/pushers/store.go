@@ -182,6 +182,9 @@ func dropQueues(ctx context.Context, tx *storage.Tx, gone []removed) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM pusher_queue WHERE pusher_id = $1`, g.id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM pusher_badges WHERE pusher_id = $1`, g.id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -33,9 +33,9 @@ type Rooms interface {
 }
 
 // ReadHook runs inside the transaction that moves a user's unthreaded or
-// main-timeline read position in a room to the event at position upTo. It
-// must only write to tx.
-type ReadHook func(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo int64) error
+// main-timeline read position in a room to the event at position upTo;
+// pos is the receipt's own stream position. It must only write to tx.
+type ReadHook func(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo, pos int64) error
 
 // Service stores receipts.
 type Service struct {
@@ -120,7 +120,7 @@ func (s *Service) Set(ctx context.Context, room id.RoomID, user id.UserID, typ s
 			return nil
 		}
 		for _, h := range s.hooks {
-			if err := h(ctx, tx, user, room, pos); err != nil {
+			if err := h(ctx, tx, user, room, pos, streamPos); err != nil {
 				return err
 			}
 		}
