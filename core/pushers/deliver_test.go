@@ -281,14 +281,10 @@ func TestGiveUpAfterBoundedTime(t *testing.T) {
 }
 
 // TestCorePushNotifies runs the whole commit path: core/push evaluates
-// bob's rules and calls Notified itself. It needs the OnNotify patch
-// (/tmp/pushers-push.patch) and skips until it is applied.
+// bob's rules and calls Notified itself.
 func TestCorePushNotifies(t *testing.T) {
 	storagetest.ForEachDB(t, func(t *testing.T, db *storage.DB) {
 		e := newEnv(t, db, testOptions())
-		if !e.viaPush {
-			t.Skip("core/push has no OnNotify field yet")
-		}
 		gw := newGateway(t)
 		alice, bob, carol := e.User("alice"), e.User("bob"), e.User("carol")
 		room := e.Room(alice, rooms.CreateRequest{}, bob, carol)

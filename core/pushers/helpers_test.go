@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -26,8 +25,6 @@ import (
 type env struct {
 	*synctest.Env
 	p *Pushers
-	// viaPush is set when core/push itself calls Notified (OnNotify).
-	viaPush bool
 	// attempts receives the outcome of every POST to a gateway.
 	attempts chan error
 }
@@ -43,9 +40,8 @@ func testOptions() Options {
 	}
 }
 
-// newEnv starts pushers over db. Until core/push calls Notified itself
-// (OnNotify), a persist hook stands in for it: every m.room.message
-// notifies the room's other joined members, as the default rules do.
+// newEnv starts pushers over db, wired as serve.go wires them: core/push
+// calls Notified, receipts call Read.
 func newEnv(t testing.TB, db *storage.DB, opts Options) *env {
 	t.Helper()
 	e := &env{Env: synctest.New(t, db), attempts: make(chan error, 1000)}
@@ -53,11 +49,8 @@ func newEnv(t testing.TB, db *storage.DB, opts Options) *env {
 	e.Receipts.OnRead(func(ctx context.Context, tx *storage.Tx, user id.UserID, room id.RoomID, upTo, pos int64) error {
 		return e.p.Read(ctx, tx, user, room, upTo, pos)
 	})
-	e.viaPush = wireOnNotify(e.Push, e.p)
-	if !e.viaPush {
-		e.Rooms.AddPersistHook(func(ctx context.Context, tx *storage.Tx, ev *rooms.Event) error {
-			return e.standInForPush(ctx, tx, ev)
-		})
+	e.Push.OnNotify = func(ctx context.Context, tx *storage.Tx, user id.UserID, ev *rooms.Event, highlight bool) error {
+		return e.p.Notified(ctx, tx, user, ev, highlight)
 	}
 	e.p.Start()
 	return e
@@ -80,47 +73,6 @@ func (e *env) newPushers(opts Options) *Pushers {
 	e.Writer.Subscribe(p.OnCommit)
 	e.T.Cleanup(p.Close)
 	return p
-}
-
-// wireOnNotify sets push.Service.OnNotify to p.Notified when core/push has
-// that field (the patch in /tmp/pushers-push.patch); it reports whether it
-// did. Reflection keeps these tests compiling before the patch lands.
-func wireOnNotify(pushSvc any, p *Pushers) bool {
-	f := reflect.ValueOf(pushSvc).Elem().FieldByName("OnNotify")
-	if !f.IsValid() {
-		return false
-	}
-	f.Set(reflect.ValueOf(p.Notified))
-	return true
-}
-
-func (e *env) standInForPush(ctx context.Context, tx *storage.Tx, ev *rooms.Event) error {
-	if ev.Type() != "m.room.message" {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `SELECT state_key FROM current_state WHERE room_id = $1 AND type = 'm.room.member'
-		AND membership = 'join'`, ev.RoomID())
-	if err != nil {
-		return err
-	}
-	var users []id.UserID
-	for rows.Next() {
-		var u id.UserID
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
-			return err
-		}
-		users = append(users, u)
-	}
-	rows.Close()
-	for _, u := range users {
-		if u != ev.Sender() {
-			if err := e.p.Notified(ctx, tx, u, ev, false); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // setPusher registers an HTTP pusher for user's device.
