@@ -17,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/crypto/sql_store_upgrade"
 
 	"github.com/gatehouse-chat/gatehouse/internal/inproc"
 	"github.com/gatehouse-chat/gatehouse/registration"
@@ -111,6 +112,7 @@ func (b *hosted) start(ctx context.Context) (br *bridgev2.Bridge, err error) {
 	br = bridgev2.NewBridge(networkid.BridgeID(name), db, b.log, &cfg.Bridge, conn, network, commands.NewProcessor)
 	// NewBridge's Init made the appservice client; route it in-process.
 	conn.AS.HTTPClient.Transport = opts.Transport
+	guardEncryption(conn)
 	br.Commands.(*commands.Processor).AddHandler(b.doublePuppetCommand())
 	b.mu.Lock()
 	b.handler = conn.AS.Router
@@ -124,6 +126,9 @@ func (b *hosted) start(ctx context.Context) (br *bridgev2.Bridge, err error) {
 			br = nil
 		}
 	}()
+	if err = b.upgradeSchemas(ctx, br, conn); err != nil {
+		return br, err
+	}
 	if err = br.StartConnectors(ctx); err != nil {
 		return br, err
 	}
@@ -142,6 +147,12 @@ func (b *hosted) stop(br *bridgev2.Bridge) {
 	b.mu.Lock()
 	b.handler = nil
 	b.mu.Unlock()
+	if conn, ok := br.Matrix.(*matrix.Connector); ok && conn.Crypto != nil && conn.Crypto.Client() == nil {
+		// A start that failed before encryption was set up (database,
+		// homeserver unreachable): mautrix's Crypto.Stop would dereference
+		// the bot client Init never made and take the process down.
+		conn.Crypto = nil
+	}
 	br.StopWithTimeout(5 * time.Second)
 }
 
@@ -168,8 +179,48 @@ func (b *hosted) openDB() (*dbutil.Database, error) {
 	}
 	// One owner for every bridge, so they can share one PostgreSQL database.
 	db.Owner = "gatehouse-bridges"
+	// The database is Gatehouse's own (the core's, or the bridge's file):
+	// dbutil's guard against a Synapse or Dendrite database only looks for
+	// their tables in any schema, so it would refuse one that merely
+	// shares the PostgreSQL database.
+	db.IgnoreForeignTables = true
 	db.Log = dbutil.ZeroLogger(b.log.With().Str("db_section", "main").Logger())
 	return db, nil
+}
+
+// upgradeSchemas brings the bridge's schema sections (bridgev2's tables,
+// the Matrix state store, the crypto store) up to date before the bridge
+// starts, one bridge at a time. On PostgreSQL the bridges share one
+// database, and dbutil upgrades are not safe to run at once: two bridges
+// creating the same table on first start fail on pg_type's unique index.
+// StartConnectors then finds every section current.
+func (b *hosted) upgradeSchemas(ctx context.Context, br *bridgev2.Bridge, conn *matrix.Connector) error {
+	b.host.schemaMu.Lock()
+	defer b.host.schemaMu.Unlock()
+	type section struct {
+		name string
+		db   *dbutil.Database
+	}
+	sections := []section{{"main", br.DB.Database}, {"matrix_state", conn.StateStore.Database}}
+	if conn.Config.Encryption.Allow {
+		log := dbutil.ZeroLogger(b.log.With().Str("db_section", "crypto").Logger())
+		sections = append(sections, section{"crypto", br.DB.Child(sql_store_upgrade.VersionTableName, sql_store_upgrade.Table, log)})
+	}
+	for _, s := range sections {
+		if s.db.Dialect == dbutil.Postgres {
+			// dbutil looks for the version table in information_schema
+			// without naming the schema: a mautrix bridge in another
+			// schema of the same database would make it skip creating
+			// ours, then fail reading it. Create it in ours first.
+			if _, err := s.db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db.VersionTable+" (version INTEGER, compat INTEGER)"); err != nil {
+				return bridgev2.DBUpgradeError{Section: s.name, Err: err}
+			}
+		}
+		if err := s.db.Upgrade(ctx); err != nil {
+			return bridgev2.DBUpgradeError{Section: s.name, Err: err}
+		}
+	}
+	return nil
 }
 
 // decodeNetwork fills the connector's config struct: its example first

@@ -69,6 +69,9 @@ type Host struct {
 	startMu  sync.Mutex
 	started  bool
 	stopOnce sync.Once
+	// schemaMu lets one bridge at a time upgrade its tables (see
+	// upgradeSchemas).
+	schemaMu sync.Mutex
 }
 
 // New prepares the enabled bridges: each gets its registration (generated

@@ -46,6 +46,20 @@ func (b *syncBuffer) String() string {
 // serve` does, with the test network compiled in as bridge "testnet".
 func startWithBridge(t *testing.T, backend string, network *bridgetest.Network, section string) (*server, string) {
 	t.Helper()
+	r := runWithBridges(t, bridgeConfig(t, backend, section), []host.Definition{testDef("testnet", network)})
+	return r.srv, r.url
+}
+
+// testDef compiles network in as bridge name.
+func testDef(name string, network *bridgetest.Network) host.Definition {
+	return host.Definition{Name: name, New: func() bridgev2.NetworkConnector { return network }}
+}
+
+// bridgeConfig writes a config for backend ("sqlite" or "postgres", in a
+// fresh schema) with section appended, and returns its path. Servers
+// started from the same path share the data directory and database.
+func bridgeConfig(t *testing.T, backend, section string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,24 +77,43 @@ func startWithBridge(t *testing.T, backend string, network *bridgetest.Network, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// running is a Gatehouse started by runWithBridges.
+type running struct {
+	srv  *server
+	url  string      // the client listener's base URL
+	logs *syncBuffer // the server's log
+	// stop shuts the server down, once (cleanup calls it too), so a test
+	// can start another from the same config.
+	stop func()
+}
+
+// runWithBridges starts Gatehouse from the config at path with defs
+// compiled in and waits until every enabled bridge has started.
+func runWithBridges(t *testing.T, path string, defs []host.Definition) running {
+	t.Helper()
 	logs := &syncBuffer{}
-	defs := []host.Definition{{Name: "testnet", New: func() bridgev2.NetworkConnector { return network }}}
 	srv, code := startServer(t.Context(), path, false, defs, logs)
 	if srv == nil {
 		t.Fatalf("server did not start (exit %d):\n%s", code, logs)
 	}
+	stop := sync.OnceFunc(srv.Close)
 	t.Cleanup(func() {
-		srv.Close()
+		stop()
 		if t.Failed() || os.Getenv("GATEHOUSE_BRIDGE_TEST_LOG") != "" {
 			t.Logf("server log:\n%s", logs)
 		}
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	if err := srv.bridges.WaitReady(ctx, "testnet"); err != nil {
-		t.Fatalf("bridge did not start: %v\n%s", err, logs)
+	for _, name := range srv.bridges.Names() {
+		if err := srv.bridges.WaitReady(ctx, name); err != nil {
+			t.Fatalf("bridge %s did not start: %v\n%s", name, err, logs)
+		}
 	}
-	return srv, "http://" + srv.addrs[0].String()
+	return running{srv: srv, url: "http://" + srv.addrs[0].String(), logs: logs, stop: stop}
 }
 
 // TestBridgeInEncryptedPortal runs a bridgev2 bridge inside Gatehouse with
@@ -104,19 +137,16 @@ func TestBridgeInEncryptedPortal(t *testing.T) {
 			}
 
 			alice := newE2EEClient(t, baseURL, "alice")
-			dm, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bot}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			alice.waitMembership(dm.RoomID, bot, event.MembershipJoin)
-			if enc, _ := alice.StateStore.IsEncrypted(ctx, dm.RoomID); !enc {
+			dm := alice.createDM(bot)
+			alice.waitMembership(dm, bot, event.MembershipJoin)
+			if enc, _ := alice.StateStore.IsEncrypted(ctx, dm); !enc {
 				t.Fatal("the DM with the bridge bot is not encrypted by default")
 			}
 
 			// Log in through the bot in the encrypted DM: the bot must
 			// decrypt the command and answer encrypted.
-			alice.send(dm.RoomID, "login "+bridgetest.LoginFlowID+" alice-remote")
-			reply := alice.waitMessage(dm.RoomID, "Successfully logged in")
+			alice.send(dm, "login "+bridgetest.LoginFlowID+" alice-remote")
+			reply := alice.waitMessage(dm, "Successfully logged in")
 			if reply.Sender != bot {
 				t.Fatalf("login answer from %s", reply.Sender)
 			}
@@ -131,6 +161,7 @@ func TestBridgeInEncryptedPortal(t *testing.T) {
 			}
 			var portal id.RoomID
 			alice.waitFor("the portal room", func() bool {
+				var err error
 				portal, err = net.PortalRoomID(ctx, "alice-remote", "chat1")
 				return err == nil && portal != ""
 			})
@@ -172,8 +203,8 @@ func TestBridgeInEncryptedPortal(t *testing.T) {
 
 			// Native double puppeting: alice opts in through the bot; her
 			// next remote message is her own Matrix account's.
-			alice.send(dm.RoomID, "double-puppet on")
-			alice.waitMessage(dm.RoomID, "Double puppeting is on")
+			alice.send(dm, "double-puppet on")
+			alice.waitMessage(dm, "Double puppeting is on")
 			if err := net.SendRemote(ctx, "alice-remote", "chat1", "alice-remote", "sent from my phone"); err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,8 +32,9 @@ type e2eeClient struct {
 	messages []*event.Event // decrypted or plaintext m.room.message events
 	failures []error
 	notify   chan struct{}
-	cancel   context.CancelFunc
+	cancel   context.CancelFunc // ends the sync loop; nil while paused
 	done     chan struct{}
+	closed   bool
 }
 
 func newE2EEClient(t *testing.T, baseURL, name string) *e2eeClient {
@@ -69,12 +71,26 @@ func newE2EEClient(t *testing.T, baseURL, name string) *e2eeClient {
 		c.poke()
 	})
 	syncer.OnEvent(func(context.Context, *event.Event) { c.poke() })
+	c.resumeSync()
+	t.Cleanup(c.stop)
+	return c
+}
+
+// resumeSync starts the sync loop; newE2EEClient starts it, pauseSync
+// ends it.
+func (c *e2eeClient) resumeSync() {
+	if c.cancel != nil {
+		return
+	}
+	// Connections kept alive to a server that has since restarted are dead.
+	c.Client.Client.CloseIdleConnections()
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
+	done := c.done
 	go func() {
-		defer close(c.done)
+		defer close(done)
 		for ctx.Err() == nil {
-			if err := cli.SyncWithContext(ctx); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			if err := c.SyncWithContext(ctx); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				c.mu.Lock()
 				c.failures = append(c.failures, err)
 				c.mu.Unlock()
@@ -82,19 +98,29 @@ func newE2EEClient(t *testing.T, baseURL, name string) *e2eeClient {
 			}
 		}
 	}()
-	t.Cleanup(c.stop)
-	return c
 }
 
-// stop ends the sync loop; it must run before the server stops.
-func (c *e2eeClient) stop() {
+// pauseSync ends the sync loop and waits for it, as a device going offline
+// does, so the server can restart without failing a sync; the client keeps
+// its crypto store and sync position for resumeSync.
+func (c *e2eeClient) pauseSync() {
 	if c.cancel == nil {
 		return
 	}
 	c.cancel()
 	<-c.done
-	_ = c.helper.Close()
 	c.cancel = nil
+}
+
+// stop ends the sync loop and closes the crypto store; it must run before
+// the server stops.
+func (c *e2eeClient) stop() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.pauseSync()
+	_ = c.helper.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, err := range c.failures {
@@ -161,6 +187,21 @@ func (c *e2eeClient) send(room id.RoomID, body string) {
 	if _, err := c.SendMessageEvent(c.t.Context(), room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: body}); err != nil {
 		c.t.Fatalf("%s: send %q: %v", c.UserID, body, err)
 	}
+}
+
+// createDM creates an encrypted DM with invitee and returns its ID. It
+// calls the endpoint itself: mautrix's CreateRoom writes "invite" for the
+// invitees into the state store once the response is read, which can
+// overwrite the join a bridge bot made in the meantime and the sync had
+// already stored, so waitMembership would wait for a join it missed.
+func (c *e2eeClient) createDM(invitee id.UserID) id.RoomID {
+	c.t.Helper()
+	var resp mautrix.RespCreateRoom
+	req := &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{invitee}}
+	if _, err := c.MakeRequest(c.t.Context(), http.MethodPost, c.BuildClientURL("v3", "createRoom"), req, &resp); err != nil {
+		c.t.Fatalf("%s: create a DM with %s: %v", c.UserID, invitee, err)
+	}
+	return resp.RoomID
 }
 
 // waitMembership waits until the client's state store has user in room
