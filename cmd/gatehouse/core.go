@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/receipts"
 	"github.com/gatehouse-chat/gatehouse/core/relations"
 	"github.com/gatehouse-chat/gatehouse/core/rooms"
+	"github.com/gatehouse-chat/gatehouse/core/search"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/stream"
 	gsync "github.com/gatehouse-chat/gatehouse/core/sync"
@@ -119,6 +120,8 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	pusher.Start()
 	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountData, Receipts: rcpt,
 		Typing: typ, Presence: pres, Push: pushSvc}, log.With().Str("component", "sync").Logger())
+	searchSvc := search.New(db, syncSvc, log.With().Str("component", "search").Logger())
+	rs.AddPersistHook(searchSvc.PersistHook)
 
 	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
 	if err != nil {
@@ -136,6 +139,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	sendLimit := ratelimit.New(cfg.RcMessage, ratelimit.Options{}).Middleware(ratelimit.ByUser)
 	unstable := appservice.UnstableFeatures()
 	unstable[client.DehydratedFeature] = true
+	unstable[client.SlidingSyncFeature] = true
 	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: unstable})
 	client.RegisterAppServices(rt, appservice.NewAPI(asReg, pusher.Client(), pusher))
 	uia := client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
@@ -149,6 +153,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
 	mediaapi.Register(rt, mediaSvc, mediaapi.Options{Previewer: previewer})
 	client.RegisterSync(rt, syncSvc)
+	client.RegisterSearch(rt, searchSvc)
 	client.RegisterPushers(rt, pushersSvc)
 	client.RegisterNavigation(rt, accountData, directory.New(db, rs), jumptodate.New(db, syncSvc))
 
@@ -162,6 +167,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterToDevice(rt, toDevice)
 	client.RegisterBackup(rt, backup.New(db))
 	client.RegisterDehydrated(rt, keysSvc, toDevice)
+	client.RegisterSlidingSync(rt, syncSvc, keysSvc, toDevice)
 
 	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs, AccountData: accountData,
 		closers: []func(){pushersSvc.Close, pres.Close, typ.Close, pusher.Close}}, nil

@@ -1,6 +1,7 @@
 // Package sync serves /sync and the other endpoints that read rooms:
 // /messages, /context, /event, /state, /members, /joined_members and
-// /joined_rooms, plus sync filters.
+// /joined_rooms, plus sync filters, and MSC4186 simplified sliding sync
+// (sliding*.go, the sync of Element X).
 //
 // It reads the events and current_state tables that core/rooms writes and
 // never writes them. A /sync token is one stream position (see token.go);
