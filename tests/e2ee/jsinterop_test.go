@@ -89,9 +89,15 @@ type jsLine struct {
 
 func startJS(t *testing.T, s *server, user, password string, room id.RoomID, peer id.UserID) *jsClient {
 	t.Helper()
+	return startScript(t, "interop.mjs", s, user, password, room, peer)
+}
+
+// startScript runs one of js/*.mjs with the line protocol startJS speaks.
+func startScript(t *testing.T, script string, s *server, user, password string, room id.RoomID, peer id.UserID) *jsClient {
+	t.Helper()
 	dir := jsDir(t)
 	needNodeModules(t, dir)
-	cmd := exec.Command("node", "--import", "./polyfill.mjs", "interop.mjs")
+	cmd := exec.Command("node", "--import", "./polyfill.mjs", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HS_URL="+s.URL, "USER="+user, "PASSWORD="+password, "ROOM_ID="+string(room), "PEER="+string(peer))
 	js := &jsClient{t: t, cmd: cmd, lines: make(chan jsLine, 100), stderr: &bytes.Buffer{}}

@@ -1,12 +1,6 @@
 package e2ee
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"io"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -18,51 +12,7 @@ import (
 // client and line protocol, syncing with simplified sliding sync.
 func startSlidingJS(t *testing.T, s *server, user, password string, room id.RoomID, peer id.UserID) *jsClient {
 	t.Helper()
-	dir := jsDir(t)
-	needNodeModules(t, dir)
-	cmd := exec.Command("node", "--import", "./polyfill.mjs", "sliding.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HS_URL="+s.URL, "USER="+user, "PASSWORD="+password, "ROOM_ID="+string(room), "PEER="+string(peer))
-	js := &jsClient{t: t, cmd: cmd, lines: make(chan jsLine, 100), stderr: &bytes.Buffer{}}
-	cmd.Stderr = js.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if js.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var l jsLine
-			if json.Unmarshal(sc.Bytes(), &l) != nil {
-				continue
-			}
-			l.at = time.Now()
-			js.lines <- l
-		}
-		close(js.lines)
-	}()
-	t.Cleanup(func() {
-		_, _ = io.WriteString(js.stdin, `{"quit":true}`+"\n")
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("matrix-js-sdk stderr:\n%s", js.stderr.String())
-		}
-	})
-	return js
+	return startScript(t, "sliding.mjs", s, user, password, room, peer)
 }
 
 // TestMatrixJSSlidingSyncInterop: a matrix-js-sdk client that syncs only
