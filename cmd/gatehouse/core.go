@@ -121,7 +121,9 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	syncSvc := gsync.New(db, writer, notifier, gsync.Sources{AccountData: accountData, Receipts: rcpt,
 		Typing: typ, Presence: pres, Push: pushSvc}, log.With().Str("component", "sync").Logger())
 	searchSvc := search.New(db, syncSvc, log.With().Str("component", "search").Logger())
-	rs.AddPersistHook(searchSvc.PersistHook)
+	rs.AddPersistHook(searchSvc.PersistHook) // redactions leave the index
+	writer.Subscribe(searchSvc.OnCommit)     // wakes the background indexer
+	searchSvc.Start()
 
 	mediaSvc, err := media.New(db, cfg.MediaStorePath, cfg.ServerName, int64(cfg.MaxUploadSize), log.With().Str("component", "media").Logger())
 	if err != nil {
@@ -142,12 +144,17 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	unstable[client.SlidingSyncFeature] = true
 	client.RegisterServerInfo(rt, &client.ServerInfo{Config: cfg, Unstable: unstable})
 	client.RegisterAppServices(rt, appservice.NewAPI(asReg, pusher.Client(), pusher))
-	uia := client.RegisterAccounts(rt, acc, client.AccountsConfigFrom(cfg), client.NewAccountLimits(cfg))
-	admin.RegisterAdmin(rt, acc, cfg.RegistrationSharedSecret)
+	accCfg, err := accountsConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	uia := client.RegisterAccounts(rt, acc, accCfg, client.NewAccountLimits(cfg))
+	rel := relations.New(db, rs)
+	admin.RegisterAdmin(rt, acc, admin.Options{SharedSecret: cfg.RegistrationSharedSecret, ServerVersion: Version,
+		Rooms: rs, Reports: rel})
 	client.RegisterRooms(rt, rs, sendLimit)
 	client.RegisterProfile(rt, lookup, rs)
 	client.RegisterDirectory(rt, directory.New(db, rs), cfg.ServerName, cfg.AllowPublicRoomsWithoutAuth)
-	rel := relations.New(db, rs)
 	client.RegisterRelations(rt, rel)
 	client.RegisterReports(rt, rel)
 	client.RegisterVoIP(rt, client.TurnConfigFrom(cfg))
@@ -170,7 +177,7 @@ func newCore(ctx context.Context, cfg *config.Config, db *storage.DB, key *event
 	client.RegisterSlidingSync(rt, syncSvc, keysSvc, toDevice)
 
 	return &coreServer{Handler: rt, writer: writer, Accounts: acc, Rooms: rs, AccountData: accountData,
-		closers: []func(){pushersSvc.Close, pres.Close, typ.Close, pusher.Close}}, nil
+		closers: []func(){pushersSvc.Close, pres.Close, typ.Close, pusher.Close, searchSvc.Close}}, nil
 }
 
 // Close stops the services in reverse order of creation.

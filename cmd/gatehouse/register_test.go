@@ -25,7 +25,7 @@ func newRegisterTarget(t *testing.T) (*accounts.Service, *httptest.Server) {
 	t.Helper()
 	acc := accounts.New(storagetest.NewSQLite(t), "example.org", accounts.Options{BcryptCost: bcrypt.MinCost})
 	rt := httpx.NewRouter(acc, zerolog.Nop())
-	admin.RegisterAdmin(rt, acc, "s3cret")
+	admin.RegisterAdmin(rt, acc, admin.Options{SharedSecret: "s3cret"})
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
 	return acc, srv

@@ -168,7 +168,7 @@ func (s *Service) SetAdmin(ctx context.Context, userID id.UserID, admin bool) er
 }
 
 // Deactivate closes userID's account for good: its password, devices and
-// access tokens are removed, and with erase its profile is cleared too. The
+// access tokens and email addresses are removed, and with erase its profile is cleared too. The
 // row stays so the ID is never registered again. Hooks registered with
 // OnDeviceChange and OnDeactivate run afterwards.
 func (s *Service) Deactivate(ctx context.Context, userID id.UserID, erase bool) error {
@@ -187,6 +187,9 @@ func (s *Service) Deactivate(ctx context.Context, userID id.UserID, erase bool) 
 			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM user_threepids WHERE user_id = $1`, userID); err != nil {
 			return err
 		}
 		devices, err = deleteReturning(ctx, tx, `DELETE FROM devices WHERE user_id = $1 RETURNING device_id`, userID)

@@ -93,7 +93,9 @@ func (c *Config) checkEmail(p *problems) {
 	checkPort(p, "email.smtp_port", c.Email.SMTPPort)
 	if c.Email.EnableNotifs {
 		checkRequired(p, "email.smtp_host", c.Email.SMTPHost)
-		checkRequired(p, "email.notif_from", c.Email.NotifFrom)
+	}
+	if c.Email.EnableNotifs || c.Email.SMTPHost != "" {
+		checkNotifFrom(p, c.Email)
 	}
 }
 

@@ -63,6 +63,9 @@ func (s *Service) SetMembership(ctx context.Context, req MembershipRequest) (*Ev
 	if req.Target.Homeserver() != s.opts.ServerName && req.Membership == event.MembershipInvite {
 		return nil, httpx.Forbidden("Inviting users on other servers needs federation, which this server does not have enabled yet")
 	}
+	if err := s.checkNotBlocked(ctx, req.RoomID, req.Membership); err != nil {
+		return nil, err
+	}
 	content, err := s.memberContent(ctx, req.Target, req.Membership, req.Reason, req.IsDirect)
 	if err != nil {
 		return nil, err

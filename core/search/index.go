@@ -2,9 +2,6 @@ package search
 
 import (
 	"context"
-	"strings"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/gatehouse-chat/gatehouse/core/rooms"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
@@ -12,13 +9,13 @@ import (
 
 // The index is the event_search table (schema/018_search.sql): an FTS5
 // table on SQLite, a tsvector column with a GIN index on PostgreSQL. The
-// statements below are the only ones that differ by dialect; each is
-// built once from a template.
+// statements below and the indexer's (indexer.go) are the only ones that
+// differ by dialect; each is built once from a template.
 
 // dialectSQL holds the dialect's fragments and the statements built from
 // them.
 type dialectSQL struct {
-	insert, delete string
+	delete string
 	// pageRank, pageRecent and countRows return candidate rows; countAll
 	// counts them.
 	pageRank, pageRecent, countRows, countAll string
@@ -71,7 +68,6 @@ func newDialectSQL(d storage.Dialect) *dialectSQL {
 			ORDER BY rowid DESC LIMIT ` + limit
 	}
 	return &dialectSQL{
-		insert:    `INSERT INTO event_search (` + f.pos + `, room_id, sender, field, text) VALUES ($1, $2, $3, $4, $5)`,
 		delete:    `DELETE FROM event_search WHERE ` + f.pos + ` = (SELECT stream_pos FROM events WHERE event_id = $1)`,
 		countRows: `SELECT ` + f.pos + `, room_id, sender, field FROM event_search WHERE ` + where + ` LIMIT $7`,
 		countAll:  `SELECT COUNT(*) FROM (SELECT 1 FROM event_search WHERE ` + where + ` LIMIT $7) AS c`,
@@ -89,41 +85,21 @@ func newDialectSQL(d storage.Dialect) *dialectSQL {
 	}
 }
 
-// PersistHook indexes ev in the transaction that stores it (register it
-// with rooms.Service.AddPersistHook). It costs one INSERT for a message,
-// room name or topic with non-empty text, one DELETE for a redaction, and
-// nothing for any other event.
+// PersistHook removes a redacted event from the index in the transaction
+// that stores the redaction (register it with rooms.Service.AddPersistHook).
+// It costs one DELETE for a redaction (on PostgreSQL after taking the
+// indexer's lock shared, see indexer.go) and nothing for any other event:
+// the background indexer adds events to the index, off the send path.
 func (s *Service) PersistHook(ctx context.Context, tx *storage.Tx, ev *rooms.Event) error {
 	p := ev.PDU
-	var field, path string
-	switch p.Type {
-	case "m.room.message":
-		field, path = "content.body", "body"
-	case "m.room.name":
-		field, path = "content.name", "name"
-	case "m.room.topic":
-		field, path = "content.topic", "topic"
-	case "m.room.redaction":
-		if p.Redacts == nil {
-			return nil
+	if p.Type != "m.room.redaction" || p.Redacts == nil {
+		return nil
+	}
+	if s.isql.redactionLock != "" {
+		if _, err := tx.Exec(ctx, s.isql.redactionLock, indexLockKey); err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, s.sql.delete, string(*p.Redacts))
-		return err
-	default:
-		return nil
 	}
-	if field != "content.body" && (p.StateKey == nil || *p.StateKey != "") {
-		return nil
-	}
-	v := gjson.GetBytes(p.Content, path)
-	if v.Type != gjson.String || v.Str == "" {
-		return nil
-	}
-	text := v.Str
-	if strings.IndexByte(text, 0) >= 0 {
-		// PostgreSQL text cannot hold NUL.
-		text = strings.ReplaceAll(text, "\x00", "")
-	}
-	_, err := tx.Exec(ctx, s.sql.insert, ev.Pos, string(p.RoomID), string(p.Sender), field, text)
+	_, err := tx.Exec(ctx, s.sql.delete, string(*p.Redacts))
 	return err
 }

@@ -3,10 +3,12 @@
 // names and topics, the search term syntax (query.go), ranking, and the
 // next_batch tokens (token.go).
 //
-// The index (index.go) is written by a rooms persist hook in the
-// transaction that stores each event: one INSERT for a message, name or
-// topic with text, one DELETE when a redaction removes one, nothing for
-// other events. Existing events were indexed by migration 013.
+// The index (index.go) is written off the send path by a background
+// indexer (indexer.go) that follows a durable cursor through the events
+// table, one transaction per batch; a search first indexes whatever is
+// still pending, so a user always finds what was sent before they
+// searched. A redaction deletes its target's row in its own transaction.
+// Events stored before migration 018 were indexed by it.
 //
 // What a user may find is not decided here: the sync service, which owns
 // the membership and history_visibility rules of /messages and /context,
@@ -51,18 +53,23 @@ type Timeline interface {
 
 var _ Timeline = (*gsync.Service)(nil)
 
-// Service searches the index.
+// Service keeps the index and searches it.
 type Service struct {
 	db       *storage.DB
 	timeline Timeline
 	sql      *dialectSQL
+	isql     *indexSQL
+	idx      *indexer
 	log      zerolog.Logger
 }
 
 // New returns a Service on db, checking visibility with timeline. Register
-// PersistHook with the rooms service before any event is sent.
+// PersistHook with the rooms service before any event is sent, subscribe
+// OnCommit to the stream writer, then call Start (and Close at shutdown).
+// Without Start, searches still index what they need themselves.
 func New(db *storage.DB, timeline Timeline, log zerolog.Logger) *Service {
-	return &Service{db: db, timeline: timeline, sql: newDialectSQL(db.Dialect), log: log}
+	return &Service{db: db, timeline: timeline, sql: newDialectSQL(db.Dialect), isql: newIndexSQL(db.Dialect),
+		idx: newIndexer(), log: log}
 }
 
 // Request is one POST /search.
@@ -97,6 +104,11 @@ func (s *Service) Search(ctx context.Context, req *Request) (any, error) {
 	}
 	scope, err := s.timeline.SearchScope(ctx, req.UserID, req.DeviceID)
 	if err != nil {
+		return nil, err
+	}
+	// Read-your-writes: index every event stored up to the scope's
+	// position, and any stored since.
+	if err := s.catchUp(ctx, nil); err != nil {
 		return nil, err
 	}
 	res, err := s.search(ctx, c, tok, scope)

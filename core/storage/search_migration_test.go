@@ -14,7 +14,8 @@ import (
 
 // TestSearchBackfill upgrades a database holding events to migration 18
 // and checks that it indexed the text of messages, room names and topics,
-// and nothing else.
+// and nothing else, and set the indexer's cursor past those events; an
+// empty database starts the cursor at 0.
 func TestSearchBackfill(t *testing.T) {
 	open := map[string]func(t *testing.T) *storage.DB{
 		"sqlite": func(t *testing.T) *storage.DB {
@@ -96,6 +97,40 @@ func TestSearchBackfill(t *testing.T) {
 			if strings.Join(got, "|") != want {
 				t.Fatalf("indexed %q, want %q", got, want)
 			}
+			if c := searchCursor(t, db); c != int64(len(events)) {
+				t.Fatalf("indexed_upto = %d, want %d (the newest event)", c, len(events))
+			}
+		})
+		t.Run(name+"-empty", func(t *testing.T) {
+			db := mk(t)
+			if err := db.MigrateTo(context.Background(), 18); err != nil {
+				t.Fatal(err)
+			}
+			if c := searchCursor(t, db); c != 0 {
+				t.Fatalf("indexed_upto = %d on an empty database, want 0", c)
+			}
 		})
 	}
+}
+
+// searchCursor returns the search indexer's cursor; there must be one row.
+func searchCursor(t *testing.T, db *storage.DB) int64 {
+	t.Helper()
+	rows, err := db.Writer.QueryContext(context.Background(), `SELECT indexed_upto FROM search_index_state`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int64
+	for rows.Next() {
+		var c int64
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	if len(got) != 1 {
+		t.Fatalf("search_index_state has %d rows, want 1", len(got))
+	}
+	return got[0]
 }

@@ -8,31 +8,74 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/gatehouse-chat/gatehouse/core/accounts"
+	"github.com/gatehouse-chat/gatehouse/core/api/client"
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
+	"github.com/gatehouse-chat/gatehouse/core/events"
+	"github.com/gatehouse-chat/gatehouse/core/relations"
+	"github.com/gatehouse-chat/gatehouse/core/rooms"
 	"github.com/gatehouse-chat/gatehouse/core/storage"
 	"github.com/gatehouse-chat/gatehouse/core/storage/storagetest"
+	"github.com/gatehouse-chat/gatehouse/core/stream"
 )
 
+// env is a real server over one database: accounts, rooms and reports
+// with the admin API and the client endpoints the tests act through
+// (login, rooms, reports).
 type env struct {
 	t   *testing.T
+	db  *storage.DB
 	acc *accounts.Service
+	rs  *rooms.Service
 	srv *httptest.Server
 }
 
 func newEnv(t *testing.T, db *storage.DB, secret string) *env {
+	ctx := context.Background()
+	key, err := events.LoadOrCreateSigningKey(filepath.Join(t.TempDir(), "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := stream.NewWriter(ctx, db, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
 	acc := accounts.New(db, "example.org", accounts.Options{BcryptCost: bcrypt.MinCost})
+	rs := rooms.New(db, w, profiles{acc}, rooms.Options{ServerName: "example.org", Key: key}, zerolog.Nop())
+	acc.OnDeactivate(func(ctx context.Context, u id.UserID) { rs.LeaveAll(ctx, u) })
+	rel := relations.New(db, rs)
 	rt := httpx.NewRouter(acc, zerolog.Nop())
-	RegisterAdmin(rt, acc, secret)
+	RegisterAdmin(rt, acc, Options{SharedSecret: secret, ServerVersion: "9.9.9", Rooms: rs, Reports: rel})
+	client.RegisterAccounts(rt, acc, client.AccountsConfig{}, client.AccountLimits{})
+	client.RegisterRooms(rt, rs)
+	client.RegisterReports(rt, rel)
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
-	return &env{t: t, acc: acc, srv: srv}
+	return &env{t: t, db: db, acc: acc, rs: rs, srv: srv}
+}
+
+// profiles adapts accounts to rooms.Profiles.
+type profiles struct{ acc *accounts.Service }
+
+func (p profiles) UserExists(ctx context.Context, u id.UserID) (bool, error) {
+	return p.acc.UserExists(ctx, u)
+}
+
+func (p profiles) Profile(ctx context.Context, u id.UserID) (string, string, error) {
+	pr, err := p.acc.Profile(ctx, u)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", "", nil
+	}
+	return pr.DisplayName, pr.AvatarURL, err
 }
 
 func (e *env) do(method, path, token string, body any) (int, map[string]any) {

@@ -48,17 +48,37 @@ func optional(s string) *string {
 
 // GET /_synapse/admin/v2/users/{userId} returns one local account.
 func (h *adminAPI) getUser(r *http.Request) (any, error) {
+	u, err := h.existingUser(r)
+	if err != nil {
+		return nil, err
+	}
+	return toUserJSON(u), nil
+}
+
+// localUser returns the path's {userId}: 400 M_INVALID_PARAM when it is no
+// user ID, 400 for another server's user.
+func (h *adminAPI) localUser(r *http.Request) (id.UserID, error) {
 	userID := id.UserID(r.PathValue("userId"))
+	if localpart, _, err := userID.ParseAndValidateRelaxed(); err != nil || localpart == "" {
+		return "", httpx.InvalidParam("Invalid user ID %q", userID)
+	}
 	if !h.acc.IsLocal(userID) {
-		return nil, httpx.BadRequest("Can only look up local users")
+		return "", httpx.BadRequest("Can only look up local users")
+	}
+	return userID, nil
+}
+
+// existingUser returns the path's local account, or 404 M_NOT_FOUND.
+func (h *adminAPI) existingUser(r *http.Request) (*accounts.User, error) {
+	userID, err := h.localUser(r)
+	if err != nil {
+		return nil, err
 	}
 	u, err := h.acc.GetUser(r.Context(), userID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, httpx.NotFound("User not found")
-	} else if err != nil {
-		return nil, err
 	}
-	return toUserJSON(u), nil
+	return u, err
 }
 
 // GET /_synapse/admin/v2/users lists local accounts a page at a time

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -13,11 +14,14 @@ import (
 
 const loginTypeAppService = "m.login.application_service"
 
-// loginIdentifier is the spec's identifier object (m.id.user, and the
-// third-party kinds Gatehouse cannot resolve).
+// loginIdentifier is the spec's identifier object (m.id.user,
+// m.id.thirdparty with an email address, and m.id.phone, which Gatehouse
+// cannot resolve).
 type loginIdentifier struct {
-	Type string `json:"type"`
-	User string `json:"user"`
+	Type    string `json:"type"`
+	User    string `json:"user"`
+	Medium  string `json:"medium"`
+	Address string `json:"address"`
 }
 
 // loginRequest is the body of POST /login.
@@ -55,15 +59,17 @@ func parseLogin(body []byte) (*loginRequest, error) {
 }
 
 // resolveIdentifier names the local user an identifier (or the legacy
-// "user" field) refers to. Third-party identifiers cannot match anyone:
-// Gatehouse stores no email addresses or phone numbers.
-func resolveIdentifier(acc *accounts.Service, ident *loginIdentifier, legacyUser string) (id.UserID, error) {
+// "user" field) refers to. An email address names the account it is bound
+// to (accounts_3pid.go); phone numbers match no one.
+func resolveIdentifier(ctx context.Context, acc *accounts.Service, ident *loginIdentifier, legacyUser string) (id.UserID, error) {
 	user := legacyUser
 	if ident != nil {
 		switch ident.Type {
 		case "m.id.user":
 			user = ident.User
-		case "m.id.thirdparty", "m.id.phone":
+		case "m.id.thirdparty":
+			return resolveThreePID(ctx, acc, ident.Medium, ident.Address)
+		case "m.id.phone":
 			return "", httpx.Forbidden("Invalid username or password")
 		default:
 			return "", httpx.BadRequest("Unknown identifier type %q", ident.Type)
@@ -101,7 +107,7 @@ func (h *accountsAPI) postLogin(r *http.Request) (any, error) {
 	if req.Type != "m.login.password" && req.Type != loginTypeAppService {
 		return nil, httpx.BadRequest("Unknown login type %q", req.Type)
 	}
-	userID, err := resolveIdentifier(h.acc, req.Identifier, req.User)
+	userID, err := resolveIdentifier(r.Context(), h.acc, req.Identifier, req.User)
 	if err != nil {
 		return nil, err
 	}

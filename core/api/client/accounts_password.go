@@ -12,7 +12,8 @@ var uiaPasswordSpec = UIASpec{Flows: []UIAFlow{{Stages: []string{StagePassword}}
 
 // POST /_matrix/client/v3/account/password changes the caller's password
 // after re-entering the current one; logout_devices (default true) ends
-// every other session.
+// every other session. Without an access token it is the password reset
+// by email (resetPassword).
 func (h *accountsAPI) changePassword(r *http.Request) (any, error) {
 	var req struct {
 		NewPassword   string          `json:"new_password"`
@@ -23,6 +24,9 @@ func (h *accountsAPI) changePassword(r *http.Request) (any, error) {
 		return nil, err
 	}
 	c := httpx.CallerFrom(r)
+	if c == nil {
+		return h.resetPassword(r, req.NewPassword, req.LogoutDevices, req.Auth)
+	}
 	sess, challenge, err := h.uia.Check(r, req.Auth, uiaPasswordSpec)
 	if err != nil {
 		return nil, err
@@ -71,6 +75,6 @@ func (h *accountsAPI) deactivate(r *http.Request) (any, error) {
 	if err := h.acc.Deactivate(r.Context(), c.UserID, req.Erase); err != nil {
 		return nil, err
 	}
-	// Gatehouse binds no third-party identifiers, so there is nothing to unbind.
+	// No identity server was told about the user's addresses, so none is unbound.
 	return map[string]string{"id_server_unbind_result": "no-support"}, nil
 }

@@ -13,6 +13,11 @@ type AccountsConfig struct {
 	RegistrationRequiresToken bool
 	// PublicBaseURL, when set, is returned as well_known in /login.
 	PublicBaseURL string
+	// BaseURL starts the links in validation emails (config BaseURL()).
+	BaseURL string
+	// Mailer, when set (email.smtp_host), turns on email addresses and
+	// password resets by email; nil answers that they are not supported.
+	Mailer Mailer
 }
 
 // AccountsConfigFrom picks the account settings out of the config.
@@ -21,6 +26,7 @@ func AccountsConfigFrom(c *config.Config) AccountsConfig {
 		EnableRegistration:        c.EnableRegistration,
 		RegistrationRequiresToken: c.RegistrationRequiresToken,
 		PublicBaseURL:             c.PublicBaseURL,
+		BaseURL:                   c.BaseURL(),
 	}
 }
 
@@ -41,6 +47,9 @@ type AccountLimits struct {
 	// LoginFailed (rc_login.failed_attempts) limits wrong passwords per
 	// account, at login and in UIA password stages.
 	LoginFailed *ratelimit.Limiter
+	// EmailSend limits validation emails per address (Synapse's
+	// rc_3pid_validation defaults), so nobody can flood a mailbox.
+	EmailSend *ratelimit.Limiter
 }
 
 // NewAccountLimits builds the limiters from the config's rc_* settings.
@@ -51,6 +60,7 @@ func NewAccountLimits(c *config.Config) AccountLimits {
 		LoginAddress: ratelimit.New(c.RcLogin.Address, ratelimit.Options{}),
 		LoginAccount: ratelimit.New(c.RcLogin.Account, ratelimit.Options{}),
 		LoginFailed:  ratelimit.New(c.RcLogin.FailedAttempts, ratelimit.Options{}),
+		EmailSend:    ratelimit.New(config.RateLimit{PerSecond: 0.003, BurstCount: 5}, ratelimit.Options{}),
 	}
 }
 
@@ -82,7 +92,7 @@ func RegisterAccounts(rt *httpx.Router, acc *accounts.Service, cfg AccountsConfi
 	rt.Public("GET /_matrix/client/v3/register/available", h.registerAvailable, probe)
 	rt.Public("GET /_matrix/client/v1/register/m.login.registration_token/validity", h.registrationTokenValidity, probe)
 
-	rt.Authed("POST /_matrix/client/v3/account/password", h.changePassword)
+	rt.OptionalAuth("POST /_matrix/client/v3/account/password", h.changePassword)
 	rt.Authed("POST /_matrix/client/v3/account/deactivate", h.deactivate)
 
 	rt.Authed("GET /_matrix/client/v3/devices", h.listDevices)
@@ -93,6 +103,6 @@ func RegisterAccounts(rt *httpx.Router, acc *accounts.Service, cfg AccountsConfi
 
 	rt.Authed("POST /_matrix/client/v3/user_directory/search", h.searchUserDirectory)
 
-	register3PID(rt)
+	register3PID(rt, h)
 	return uia
 }

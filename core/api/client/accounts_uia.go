@@ -293,7 +293,7 @@ func (u *UIA) passwordStage(r *http.Request, sess *UIASession, raw json.RawMessa
 		return httpx.Forbidden("Password authentication needs an access token here")
 	}
 	if pa.Identifier != nil || pa.User != "" {
-		userID, err := resolveIdentifier(u.acc, pa.Identifier, pa.User)
+		userID, err := resolveIdentifier(r.Context(), u.acc, pa.Identifier, pa.User)
 		if err != nil {
 			return err
 		}

@@ -105,6 +105,13 @@ func (h *RoomHandlers) putState(r *http.Request) (any, error) {
 		if _, _, err := id.UserID(stateKey).ParseAndValidateRelaxed(); err != nil {
 			return nil, httpx.InvalidParam("m.room.member state key must be a user ID")
 		}
+		var m struct {
+			Membership event.Membership `json:"membership"`
+		}
+		_ = json.Unmarshal(content, &m) // the auth rules judge malformed content
+		if err := h.Rooms.CheckNotBlocked(r.Context(), roomID, m.Membership); err != nil {
+			return nil, err
+		}
 	}
 	ev, err := h.Rooms.Send(r.Context(), rooms.SendRequest{RoomID: roomID, Sender: c.UserID, Type: evType,
 		StateKey: &stateKey, Content: content, TS: massagedTS(r)})

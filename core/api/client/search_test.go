@@ -18,7 +18,10 @@ import (
 	"github.com/gatehouse-chat/gatehouse/core/storage/storagetest"
 )
 
-// searchEnv is the sync stack with the search index hook and POST /search.
+// searchEnv is the sync stack with search wired as serve wires it (the
+// redaction hook, the background indexer woken by commits) and POST
+// /search. Tests search right after sending: a search indexes what the
+// background indexer has not reached yet.
 type searchEnv struct {
 	*syncEnv
 }
@@ -27,6 +30,9 @@ func newSearchEnv(t *testing.T, db *storage.DB) *searchEnv {
 	e := newSyncEnv(t, db)
 	svc := search.New(db, e.Sync, zerolog.Nop())
 	e.Rooms.AddPersistHook(svc.PersistHook)
+	e.Writer.Subscribe(svc.OnCommit)
+	svc.Start()
+	t.Cleanup(svc.Close)
 	RegisterSearch(e.rt, svc)
 	return &searchEnv{e}
 }

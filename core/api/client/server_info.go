@@ -60,7 +60,7 @@ func (s *ServerInfo) capabilities(r *http.Request) (any, error) {
 		"m.room_versions":   map[string]any{"default": s.Config.DefaultRoomVersion, "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
 		"m.set_avatar_url":  map[string]bool{"enabled": true},
-		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.3pid_changes":    map[string]bool{"enabled": s.Config.Email.SMTPHost != ""}, // email addresses need SMTP
 		"m.get_login_token": map[string]bool{"enabled": false},
 	}}, nil
 }

@@ -2,9 +2,9 @@
 -- with searchable text, keyed by the event's stream position. field is the
 -- key searched ('content.body' of m.room.message, 'content.name' of
 -- m.room.name, 'content.topic' of m.room.topic); room_id and sender let a
--- search filter rows without reading events. core/search inserts a row in
--- the transaction that stores the event and deletes it in the one that
--- redacts the event.
+-- search filter rows without reading events. core/search's background
+-- indexer inserts rows after events are stored, off the send path, and a
+-- redaction deletes its target's row in its own transaction.
 --
 -- SQLite: an FTS5 table whose rowid is the stream position. unicode61 folds
 -- case and diacritics. columnsize=0 skips the per-row size table (one
@@ -28,9 +28,15 @@ CREATE TABLE event_search ( -- only: postgres
 ); -- only: postgres
 CREATE INDEX event_search_vector ON event_search USING GIN (vector); -- only: postgres
 
--- Backfill the events stored before this migration, as core/search's
--- persist hook would have indexed them: non-empty strings only, nothing
--- redacted. PostgreSQL reads client as json (not jsonb, which rejects
+-- search_index_state holds the indexer's durable cursor (one row): every
+-- event at or below indexed_upto is indexed. It only moves forward, in the
+-- transaction that indexes the events it passes.
+CREATE TABLE search_index_state (indexed_upto BIGINT NOT NULL);
+INSERT INTO search_index_state (indexed_upto) SELECT COALESCE(MAX(stream_pos), 0) FROM events;
+
+-- Backfill the events stored before this migration, up to the cursor, as
+-- core/search's indexer would have indexed them: non-empty strings only,
+-- nothing redacted. PostgreSQL reads client as json (not jsonb, which rejects
 -- \u0000) and skips the rare event whose JSON holds \u0000, which text
 -- columns cannot store.
 INSERT INTO event_search (rowid, room_id, sender, field, text) -- only: sqlite
