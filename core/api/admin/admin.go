@@ -1,8 +1,9 @@
 // Package admin serves Synapse-compatible admin endpoints
 // (/_synapse/admin/...), so Synapse's scripts and admin tools work against
 // Gatehouse: shared-secret registration (register_new_matrix_user), user
-// lookup, listing and modification, devices, registration tokens, room
-// listing, deletion and blocking, and event reports. Handlers stay thin;
+// lookup, listing and modification, devices and sessions (whois),
+// registration tokens, room listing, force-joins, deletion and blocking,
+// and event reports. Handlers stay thin;
 // the accounts, rooms and relations domains do the work.
 package admin
 
@@ -53,7 +54,9 @@ func RegisterAdmin(rt *httpx.Router, acc *accounts.Service, opts Options) {
 	rt.Authed("PUT /_synapse/admin/v2/users/{userId}", h.putUser, requireAdmin)
 	rt.Authed("POST /_synapse/admin/v1/reset_password/{userId}", h.resetPassword, requireAdmin)
 	rt.Authed("POST /_synapse/admin/v1/deactivate/{userId}", h.deactivate, requireAdmin)
+	rt.Authed("GET /_synapse/admin/v1/whois/{userId}", h.whois) // admins, or users about themselves
 	rt.Authed("GET /_synapse/admin/v2/users/{userId}/devices", h.listDevices, requireAdmin)
+	rt.Authed("GET /_synapse/admin/v2/users/{userId}/devices/{deviceId}", h.getDevice, requireAdmin)
 	rt.Authed("DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId}", h.deleteDevice, requireAdmin)
 
 	rt.Authed("GET /_synapse/admin/v1/registration_tokens", h.listRegistrationTokens, requireAdmin)
@@ -68,6 +71,7 @@ func RegisterAdmin(rt *httpx.Router, acc *accounts.Service, opts Options) {
 		rt.Authed("GET /_synapse/admin/v1/rooms/{roomId}/members", h.roomMembers, requireAdmin)
 		rt.Authed("GET /_synapse/admin/v1/rooms/{roomId}/state", h.roomState, requireAdmin)
 		rt.Authed("DELETE /_synapse/admin/v1/rooms/{roomId}", h.deleteRoom, requireAdmin)
+		rt.Authed("POST /_synapse/admin/v1/join/{roomIdOrAlias}", h.forceJoin, requireAdmin)
 		rt.Authed("GET /_synapse/admin/v1/rooms/{roomId}/block", h.getBlock, requireAdmin)
 		rt.Authed("PUT /_synapse/admin/v1/rooms/{roomId}/block", h.putBlock, requireAdmin)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // GET /_synapse/admin/v1/event_reports lists reported events, newest first
-// unless dir=f (from, limit, user_id, room_id, event_sender_user_id as in
+// unless dir=f (from, limit, user_id, room_id, sender_user_id as in
 // Synapse).
 func (h *adminAPI) listEventReports(r *http.Request) (any, error) {
 	from, err := httpx.QueryInt(r, "from", 0)
@@ -29,7 +29,7 @@ func (h *adminAPI) listEventReports(r *http.Request) (any, error) {
 	}
 	list, total, err := h.reports.EventReports(r.Context(), relations.ReportListParams{
 		From: int(from), Limit: int(limit), Forwards: dir == "f",
-		UserID: q.Get("user_id"), RoomID: q.Get("room_id"), EventSender: q.Get("event_sender_user_id"),
+		UserID: q.Get("user_id"), RoomID: q.Get("room_id"), EventSender: q.Get("sender_user_id"),
 	})
 	if err != nil {
 		return nil, err

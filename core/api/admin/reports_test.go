@@ -40,7 +40,8 @@ func TestAdminEventReports(t *testing.T) {
 		}
 		reportID, _ := rep["id"].(string)
 		for query, want := range map[string]float64{"user_id=alice": 1, "user_id=bob": 0, "room_id=" + room: 1,
-			"room_id=!other:example.org": 0, "event_sender_user_id=@bob:example.org": 1, "dir=f&limit=0": 1} {
+			"room_id=!other:example.org": 0, "sender_user_id=@bob:example.org": 1,
+			"sender_user_id=@alice:example.org": 0, "dir=f&limit=0": 1} {
 			if _, body := e.do("GET", "/_synapse/admin/v1/event_reports?"+query, root, nil); body["total"] != want {
 				t.Errorf("%s: %v", query, body)
 			}

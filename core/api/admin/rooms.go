@@ -80,7 +80,7 @@ func (h *adminAPI) roomMembers(r *http.Request) (any, error) {
 }
 
 // GET /_synapse/admin/v1/rooms/{roomId}/state returns the current state
-// events in client format.
+// events in client format, only those of one type with ?type=.
 func (h *adminAPI) roomState(r *http.Request) (any, error) {
 	roomID, err := roomParam(r)
 	if err != nil {
@@ -90,9 +90,12 @@ func (h *adminAPI) roomState(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]json.RawMessage, len(state))
-	for i, ev := range state {
-		out[i] = ev.Client
+	only := r.URL.Query().Get("type")
+	out := make([]json.RawMessage, 0, len(state))
+	for _, ev := range state {
+		if only == "" || ev.Type() == only {
+			out = append(out, ev.Client)
+		}
 	}
 	return map[string]any{"state": out}, nil
 }
@@ -176,4 +179,37 @@ func (h *adminAPI) putBlock(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]bool{"block": *req.Block}, nil
+}
+
+// POST /_synapse/admin/v1/join/{roomIdOrAlias} joins a local user
+// ("user_id") to a room. When the room is not public the calling admin
+// invites the user first, so the admin must be in the room with the power
+// to invite, as in Synapse.
+func (h *adminAPI) forceJoin(r *http.Request) (any, error) {
+	var req struct {
+		UserID *string `json:"user_id"`
+	}
+	if err := httpx.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.UserID == nil {
+		return nil, httpx.MissingParam("Missing user_id")
+	}
+	userID := id.UserID(*req.UserID)
+	if localpart, _, err := userID.ParseAndValidateRelaxed(); err != nil || localpart == "" {
+		return nil, httpx.InvalidParam("Invalid user ID %q", userID)
+	}
+	if !h.acc.IsLocal(userID) {
+		return nil, httpx.BadRequest("This endpoint can only be used with local users")
+	}
+	if ok, err := h.acc.UserExists(r.Context(), userID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, httpx.NotFound("User not found")
+	}
+	roomID, err := h.rooms.AdminJoin(r.Context(), httpx.CallerFrom(r).UserID, userID, r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]id.RoomID{"room_id": roomID}, nil
 }

@@ -99,6 +99,15 @@ func TestAdminRooms(t *testing.T) {
 		if status != 200 || !slices.Contains(types, "m.room.create") || !slices.Contains(types, "m.room.name") {
 			t.Fatalf("state: %d %v", status, types)
 		}
+		status, body = e.do("GET", "/_synapse/admin/v1/rooms/"+cats+"/state?type=m.room.member", root, nil)
+		state, _ = body["state"].([]any)
+		var keys []any
+		for _, ev := range state {
+			keys = append(keys, ev.(map[string]any)["state_key"])
+		}
+		if status != 200 || !slices.Equal(names(keys), []string{"@alice:example.org", "@bob:example.org"}) {
+			t.Fatalf("member state: %d %v", status, body)
+		}
 		status, body = e.do("GET", "/_synapse/admin/v1/users/@bob:example.org/joined_rooms", root, nil)
 		if got := names(body["joined_rooms"]); status != 200 || !slices.Equal(got, names([]any{cats, dogs})) || body["total"] != float64(2) {
 			t.Fatalf("joined_rooms: %d %v", status, body)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/rs/zerolog"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gatehouse-chat/gatehouse/core/accounts"
 	"github.com/gatehouse-chat/gatehouse/core/api/httpx"
+	"github.com/gatehouse-chat/gatehouse/core/storage"
 )
 
 // PUT /_synapse/admin/v2/users/{userId} creates an account (201) or
@@ -119,14 +121,34 @@ func (h *adminAPI) listDevices(r *http.Request) (any, error) {
 		return nil, err
 	}
 	out := make([]deviceJSON, len(devices))
-	for i, d := range devices {
-		out[i] = deviceJSON{DeviceID: d.DeviceID, DisplayName: optional(d.DisplayName), LastSeenIP: optional(d.LastSeenIP),
-			UserAgent: optional(d.UserAgent), UserID: d.UserID}
-		if d.LastSeenTS != 0 {
-			out[i].LastSeenTS = &d.LastSeenTS
-		}
+	for i := range devices {
+		out[i] = toDeviceJSON(&devices[i])
 	}
 	return map[string]any{"devices": out, "total": len(out)}, nil
+}
+
+func toDeviceJSON(d *accounts.Device) deviceJSON {
+	out := deviceJSON{DeviceID: d.DeviceID, DisplayName: optional(d.DisplayName), LastSeenIP: optional(d.LastSeenIP),
+		UserAgent: optional(d.UserAgent), UserID: d.UserID}
+	if d.LastSeenTS != 0 {
+		out.LastSeenTS = &d.LastSeenTS
+	}
+	return out
+}
+
+// GET /_synapse/admin/v2/users/{userId}/devices/{deviceId} shows one device.
+func (h *adminAPI) getDevice(r *http.Request) (any, error) {
+	u, err := h.existingUser(r)
+	if err != nil {
+		return nil, err
+	}
+	d, err := h.acc.Device(r.Context(), u.UserID, id.DeviceID(r.PathValue("deviceId")))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, httpx.NotFound("Device not found")
+	} else if err != nil {
+		return nil, err
+	}
+	return toDeviceJSON(d), nil
 }
 
 // DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId} logs a device
