@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -98,9 +99,9 @@ func newIndexSQL(d storage.Dialect) *indexSQL {
 			ON CONFLICT (stream_pos) DO NOTHING`
 	}
 	return &indexSQL{
-		// pending returns the last position of the next batch, or NULL
-		// when no event is past $1.
-		pending: `SELECT MAX(stream_pos) FROM (SELECT stream_pos FROM events WHERE stream_pos > $1
+		// pending returns the last position of the next batch of events
+		// in ($1, $3], or NULL when there is none.
+		pending: `SELECT MAX(stream_pos) FROM (SELECT stream_pos FROM events WHERE stream_pos > $1 AND stream_pos <= $3
 			ORDER BY stream_pos LIMIT $2) AS b`,
 		cursor: `SELECT indexed_upto FROM search_index_state`,
 		lock:   lock,
@@ -213,32 +214,34 @@ func (s *Service) run() {
 			return
 		case <-t.C:
 		}
-		if err := s.catchUp(ctx, s.idx.stop); err != nil {
+		if err := s.catchUp(ctx, math.MaxInt64, s.idx.stop); err != nil {
 			s.log.Err(err).Msg("Search indexing failed")
 			retry = time.After(indexRetry)
 		}
 	}
 }
 
-// catchUp indexes the events stored so far, batch by batch, until none is
-// left or stop is closed.
-func (s *Service) catchUp(ctx context.Context, stop <-chan struct{}) error {
+// catchUp indexes the events stored at or below upto, batch by batch,
+// until none is left or stop is closed. A search passes its own position,
+// so it never chases events sent after it started.
+func (s *Service) catchUp(ctx context.Context, upto int64, stop <-chan struct{}) error {
 	for {
 		select {
 		case <-stop:
 			return nil
 		default:
 		}
-		more, err := s.indexBatch(ctx)
+		more, err := s.indexBatch(ctx, upto)
 		if err != nil || !more {
 			return err
 		}
 	}
 }
 
-// indexBatch indexes the next batch of events past the cursor in one
-// transaction. It reports false when there was nothing to index.
-func (s *Service) indexBatch(ctx context.Context) (bool, error) {
+// indexBatch indexes the next batch of events past the cursor, and at or
+// below upto, in one transaction. It reports false when there was nothing
+// to index.
+func (s *Service) indexBatch(ctx context.Context, upto int64) (bool, error) {
 	ix := s.idx
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -250,10 +253,13 @@ func (s *Service) indexBatch(ctx context.Context) (bool, error) {
 		close(ix.changed)
 		ix.changed = make(chan struct{})
 	}
-	// Read outside the transaction: nothing to do is the common case of
-	// a search, and needs no writer.
+	if ix.done >= upto {
+		return false, nil // a search with nothing pending: no query at all
+	}
+	// Read outside the transaction: the writer is needed only when there
+	// is something to index.
 	var hi sql.NullInt64
-	if err := s.db.QueryRow(ctx, s.isql.pending, ix.done, ix.batch).Scan(&hi); err != nil {
+	if err := s.db.QueryRow(ctx, s.isql.pending, ix.done, ix.batch, upto).Scan(&hi); err != nil {
 		return false, fmt.Errorf("search: look for events to index: %w", err)
 	}
 	if !hi.Valid {

@@ -3,6 +3,7 @@ package search_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -277,6 +278,53 @@ func TestRedactionsWhileIndexing(t *testing.T) {
 					t.Fatalf("event at %d is missing from the index", pos)
 				}
 			}
+		}
+	})
+}
+
+// TestTwoIndexers runs two services' catch-up on one database at once, as
+// two processes sharing PostgreSQL would, in small batches so that they
+// interleave: every message is indexed once and the cursor ends on the
+// newest event.
+func TestTwoIndexers(t *testing.T) {
+	storagetest.ForEachDB(t, func(t *testing.T, db *storage.DB) {
+		e := newIndexEnv(t, db)
+		other := e.newService(t)
+		e.svc.SetBatchSize(2)
+		other.SetBatchSize(3)
+		alice := e.User("alice")
+		room := e.Room(alice, rooms.CreateRequest{})
+		var texts []string
+		var last *rooms.Event
+		for i := range 9 { // one page of results
+			texts = append(texts, fmt.Sprintf("platypus %d", i))
+			last = e.Text(room, alice, texts[i])
+		}
+		var wg sync.WaitGroup
+		found := make([][]string, 2)
+		for i, svc := range []*search.Service{e.svc, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				found[i] = e.search(svc, alice, "platypus")
+			}()
+		}
+		wg.Wait()
+		want(t, "first service", found[0], texts...)
+		want(t, "second service", found[1], texts...)
+		var rows int
+		if err := e.DB.QueryRow(e.Ctx, `SELECT COUNT(*) FROM event_search WHERE text LIKE 'platypus%'`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != len(texts) {
+			t.Fatalf("%d index rows for %d messages", rows, len(texts))
+		}
+		var cursor int64
+		if err := e.DB.QueryRow(e.Ctx, `SELECT indexed_upto FROM search_index_state`).Scan(&cursor); err != nil {
+			t.Fatal(err)
+		}
+		if cursor != last.Pos {
+			t.Fatalf("indexed_upto = %d, want %d (the last event)", cursor, last.Pos)
 		}
 	})
 }

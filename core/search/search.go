@@ -107,8 +107,9 @@ func (s *Service) Search(ctx context.Context, req *Request) (any, error) {
 		return nil, err
 	}
 	// Read-your-writes: index every event stored up to the scope's
-	// position, and any stored since.
-	if err := s.catchUp(ctx, nil); err != nil {
+	// position (which follows the caller's own sends), as far as this
+	// search can see.
+	if err := s.catchUp(ctx, scope.Pos(), nil); err != nil {
 		return nil, err
 	}
 	res, err := s.search(ctx, c, tok, scope)
