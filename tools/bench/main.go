@@ -37,6 +37,7 @@ type params struct {
 	cpuprofile        string
 	cpuprofileSeconds int
 	pprofURL          string
+	clientProfile     string
 }
 
 func main() { os.Exit(run()) }
@@ -54,6 +55,7 @@ func run() int {
 	flag.StringVar(&p.logLevel, "log-level", "info", "server log.level (info is the shipped default)")
 	flag.StringVar(&p.cpuprofile, "cpuprofile", "", "write the server's CPU profile during the send phases to FILE.<backend>, if it exposes /debug/pprof")
 	flag.IntVar(&p.cpuprofileSeconds, "cpuprofile-seconds", 10, "length of that CPU profile")
+	flag.StringVar(&p.clientProfile, "client-cpuprofile", "", "write this client's CPU profile during the send phases to FILE.<backend>")
 	flag.StringVar(&p.pprofURL, "pprof-url", "", "base URL of the server's pprof handlers (default: its client listener)")
 	bin := flag.String("binary", "", "gatehouse binary to run (default: build ./cmd/gatehouse with -tags goolm)")
 	pg := flag.String("postgres", os.Getenv("GATEHOUSE_TEST_POSTGRES"), "PostgreSQL DSN; each run uses a fresh schema (default $GATEHOUSE_TEST_POSTGRES)")
@@ -159,13 +161,27 @@ func benchBackend(ctx context.Context, backend, bin, dsn string, p params) *resu
 		}
 		prof = startCPUProfile(ctx, base, p.cpuprofile+"."+backend, p.cpuprofileSeconds)
 	}
+	clientFile := ""
+	if p.clientProfile != "" {
+		clientFile = p.clientProfile + "." + backend
+	}
+	stopClientProfile := startClientProfile(clientFile)
 	logf("%s: 1 sender, %d messages", backend, p.n1)
+	if err := warmUp(ctx, senders[0], room); err != nil {
+		fail("1 sender", err)
+	}
+	before, cpuOK := readCPU(srv.proc.PID())
 	if r.oneSender, err = oneSender(ctx, senders[0], room, p.n1); err != nil {
 		fail("1 sender", err)
+	} else if after, ok := readCPU(srv.proc.PID()); ok && cpuOK {
+		r.oneSenderCPU = perMessage(before, after, p.n1)
 	}
 	logf("%s: %d senders, %d messages", backend, p.senders, p.n8)
 	if r.manySenders, err = manySenders(ctx, senders, room, p.n8); err != nil {
 		fail(fmt.Sprintf("%d senders", p.senders), err)
+	}
+	if msg := stopClientProfile(); msg != "" {
+		logf("%s: %s", backend, msg)
 	}
 	if prof != nil {
 		logf("%s: %s", backend, prof.wait())

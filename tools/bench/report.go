@@ -12,13 +12,16 @@ import (
 // results holds one backend's measurements; a phase that failed leaves its
 // fields zero and records why in errs.
 type results struct {
-	backend     string
-	oneSender   float64 // messages/s
-	manySenders float64 // messages/s
-	wake        []time.Duration
-	initial     []time.Duration
-	rssKiB      int64
-	errs        []string
+	backend   string
+	oneSender float64 // messages/s
+	// oneSenderCPU is the CPU time per message of the 1-sender phase;
+	// zero when it could not be read.
+	oneSenderCPU cpuTimes
+	manySenders  float64 // messages/s
+	wake         []time.Duration
+	initial      []time.Duration
+	rssKiB       int64
+	errs         []string
 }
 
 // row is one line of the report: how to read the value off results, and
@@ -33,9 +36,14 @@ type row struct {
 
 func rows(p params) []row {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	return []row{
 		{fmt.Sprintf("messages/s, 1 sender (n=%d)", p.n1), "msg/s", true, 1500,
 			func(r *results) (float64, bool) { return r.oneSender, r.oneSender > 0 }},
+		{"  CPU per message, 1 sender: server", "us", false, 0,
+			func(r *results) (float64, bool) { return us(r.oneSenderCPU.server), r.oneSenderCPU.server > 0 }},
+		{"  CPU per message, 1 sender: bench client", "us", false, 0,
+			func(r *results) (float64, bool) { return us(r.oneSenderCPU.client), r.oneSenderCPU.client > 0 }},
 		{fmt.Sprintf("messages/s, %d senders (n=%d)", p.senders, p.n8), "msg/s", true, 2500,
 			func(r *results) (float64, bool) { return r.manySenders, r.manySenders > 0 }},
 		{fmt.Sprintf("/sync wake-up p50 (%d samples)", p.wake), "ms", false, 0,

@@ -68,3 +68,15 @@ func TestWithSearchPath(t *testing.T) {
 		t.Errorf("keyword DSN: %s", got)
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	line := "1234 (gate house) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 9 0 100 0 0"
+	got, ok := parseStatCPU(line)
+	if !ok || got != 3*time.Second {
+		t.Errorf("parseStatCPU = %v, %v; want 3s", got, ok)
+	}
+	if _, ok := parseStatCPU("garbage"); ok {
+		t.Errorf("parseStatCPU accepted garbage")
+	}
+}
